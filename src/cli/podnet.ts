@@ -1,0 +1,37 @@
+import { cleanup } from './cleanup';
+import { serve } from '../main';
+import { PodnetError, errorMessage } from '../errors';
+
+const USAGE = `usage: podnet <command>
+
+commands:
+  serve      run the Docker network + IPAM plugin (what npm start runs)
+  cleanup    remove all podnet host state: veths, bridge, firewall chains, stored state
+  version    print the version
+`;
+
+const COMMANDS: Readonly<Record<string, () => Promise<void>>> = {
+  serve,
+  cleanup,
+  version: async () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    console.log((require('../../../package.json') as { version: string }).version);
+  },
+};
+
+export async function main(argv: readonly string[]): Promise<void> {
+  const [name] = argv;
+  const command = name === undefined ? undefined : COMMANDS[name];
+  if (!command) {
+    process.stderr.write(name === undefined || name === 'help' || name === '--help' ? USAGE : `podnet: unknown command "${name}"\n\n${USAGE}`);
+    process.exitCode = name === undefined || name === 'help' || name === '--help' ? 0 : 2;
+    return;
+  }
+  try {
+    await command();
+  } catch (err) {
+    const prefix = err instanceof PodnetError ? '' : 'unexpected error: ';
+    process.stderr.write(`podnet: ${prefix}${errorMessage(err)}\n`);
+    process.exit(1);
+  }
+}

@@ -1,0 +1,96 @@
+import createDebug from 'debug';
+import { CommandFailedError } from '../errors';
+import { ipBatch, ipJson, run, writeSysctl } from './host';
+
+const debug = createDebug('podnet:bridge');
+
+interface IpLink {
+  ifname: string;
+  mtu: number;
+  master?: string;
+  linkinfo?: { info_kind?: string };
+}
+interface IpAddrInfo {
+  ifname: string;
+  addr_info?: { family: string; local: string; prefixlen: number }[];
+}
+interface IpRoute {
+  dev?: string;
+}
+
+export async function linkExists(name: string): Promise<boolean> {
+  return (await ipJson<IpLink>(['link', 'show', 'dev', name])).length > 0;
+}
+
+/** Names of the ports enslaved to a bridge (one `ip` call, whatever the number of ports). */
+export async function bridgePorts(bridge: string): Promise<string[]> {
+  return (await ipJson<IpLink>(['link', 'show', 'master', bridge])).map((l) => l.ifname);
+}
+
+/**
+ * Makes the bridge exist, up, with the gateway address (cluster mask, so the connected route
+ * covers the cluster) and forwarding on. Returns what it had to create, so teardown removes only that.
+ */
+export async function ensureBridge(bridge: string, gatewayCidr: string): Promise<{ createdBridge: boolean; addedAddress: boolean }> {
+  const createdBridge = !(await linkExists(bridge));
+  const addrs = createdBridge ? [] : await ipJson<IpAddrInfo>(['addr', 'show', 'dev', bridge]);
+  const [gw, plen] = gatewayCidr.split('/');
+  const hasAddress = addrs.some((a) => (a.addr_info ?? []).some((i) => i.local === gw && String(i.prefixlen) === plen));
+  const lines: string[] = [];
+  if (createdBridge) lines.push(`link add ${bridge} type bridge`);
+  if (!hasAddress) lines.push(`addr replace ${gatewayCidr} dev ${bridge}`);
+  lines.push(`link set ${bridge} up`);
+  await ipBatch(lines);
+  await writeSysctl(['net', 'ipv4', 'ip_forward'], '1');
+  // Host ports on 127.0.0.1 are DNATed out of this bridge; PODNET-INPUT guards the other direction.
+  await writeSysctl(['net', 'ipv4', 'conf', bridge, 'route_localnet'], '1');
+  if (createdBridge || !hasAddress) debug('bridge %s: created=%s address added=%s', bridge, createdBridge, !hasAddress);
+  return { createdBridge, addedAddress: !hasAddress };
+}
+
+export async function removeBridge(bridge: string, gatewayCidr: string, opts: { deleteBridge: boolean; deleteAddress: boolean }): Promise<void> {
+  if (!(await linkExists(bridge))) return;
+  if (opts.deleteBridge) {
+    await run(['ip', 'link', 'del', bridge]);
+  } else if (opts.deleteAddress) {
+    await ipBatch([`addr del ${gatewayCidr} dev ${bridge}`], { force: true }).catch(() => undefined);
+  }
+}
+
+/**
+ * Creates the veth pair for an endpoint: hostVeth enslaved to the bridge and up, peerVeth left in
+ * the host namespace for Docker to move into the sandbox. MTU on both ends: Docker does not set
+ * it for remote drivers.
+ */
+export async function createVethPair(opts: { bridge: string; hostVeth: string; peerVeth: string; mtu: number; mac: string }): Promise<void> {
+  const lines = [
+    `link add ${opts.hostVeth} mtu ${opts.mtu} type veth peer name ${opts.peerVeth} mtu ${opts.mtu} address ${opts.mac}`,
+    `link set ${opts.hostVeth} master ${opts.bridge} up`,
+  ];
+  try {
+    await ipBatch(lines);
+  } catch (err) {
+    // A retried Join after a lost answer finds the pair from the first attempt: rebuild it.
+    if (!(err instanceof CommandFailedError) || !/File exists/.test(err.stderr)) throw err;
+    await deleteLinks([opts.hostVeth, opts.peerVeth]);
+    await ipBatch(lines);
+  }
+}
+
+/** Deletes links that exist; absent ones are fine (teardown is idempotent). One process for all. */
+export async function deleteLinks(names: readonly string[]): Promise<void> {
+  if (names.length === 0) return;
+  await ipBatch(names.map((n) => `link del ${n}`), { force: true }).catch((err: unknown) => {
+    if (err instanceof CommandFailedError && /Cannot find device/.test(err.stderr)) return;
+    throw err;
+  });
+}
+
+/** MTU of the underlay: the given interface, else the one holding the default route, else 1500. */
+export async function underlayMtu(iface: string | undefined): Promise<{ iface: string | undefined; mtu: number }> {
+  let dev = iface;
+  if (dev === undefined) dev = (await ipJson<IpRoute>(['-4', 'route', 'show', 'default']))[0]?.dev;
+  if (dev === undefined) return { iface: undefined, mtu: 1500 };
+  const link = (await ipJson<IpLink>(['link', 'show', 'dev', dev]))[0];
+  return { iface: dev, mtu: link?.mtu ?? 1500 };
+}

@@ -1,0 +1,27 @@
+import type { FirewallState } from './firewall-rules';
+import type { Protocol } from '../model/types';
+
+/** What the driver asks of the host. Implementations: the Linux one, a fake for unit tests. */
+export interface Dataplane {
+  /** Bridge, gateway address, sysctls. Idempotent. */
+  ensureNode(): Promise<void>;
+  /** Removes the node plumbing podnet made (bridge if it created it, chains, jumps). Idempotent. */
+  teardownNode(): Promise<void>;
+  /** MTU of the underlay interface, for the endpoint MTU. */
+  underlayMtu(): Promise<number>;
+  /** Creates the veth pair; returns the host-side name and the name Docker moves into the sandbox. */
+  attachEndpoint(endpointId: string, mtu: number, mac: string): Promise<{ hostVeth: string; peerVeth: string }>;
+  /** Removes the veth pair of an endpoint, if present. */
+  detachEndpoint(endpointId: string): Promise<void>;
+  /** Host-side veths on the bridge right now (one host query). */
+  listEndpointVeths(): Promise<string[]>;
+  /** Deletes host-side veths that belong to no endpoint. */
+  removeVeths(names: readonly string[]): Promise<void>;
+  /** Rewrites podnet's firewall chains to exactly this state. */
+  applyFirewall(state: FirewallState, opts?: { checkJumps?: boolean }): Promise<void>;
+  /** Reserves a host port (fails if a host process uses it). */
+  holdHostPort(protocol: Protocol, hostIp: string, port: number): Promise<void>;
+  releaseHostPort(protocol: Protocol, hostIp: string, port: number): void;
+  /** Drops every in-process reservation (shutdown). Kernel state stays. */
+  close(): void;
+}

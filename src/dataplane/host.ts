@@ -1,0 +1,80 @@
+import { spawn } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import createDebug from 'debug';
+import { CommandFailedError } from '../errors';
+
+const debug = createDebug('podnet:host');
+
+export interface RunOptions {
+  /** Text written to the program's stdin (batch files for ip, iptables-restore). */
+  readonly input?: string;
+  readonly timeoutMs?: number;
+}
+
+export interface RunResult {
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/**
+ * The one door through which podnet changes the host: programs run from argument arrays, never
+ * through a shell, with a timeout, and a failure carries argv, exit code and stderr.
+ */
+export function run(argv: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
+  const [file, ...args] = argv;
+  if (file === undefined) return Promise.reject(new Error('run: empty argv'));
+  const started = Date.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, { stdio: ['pipe', 'pipe', 'pipe'], timeout: opts.timeoutMs ?? 20_000 });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (b: Buffer) => out.push(b));
+    child.stderr.on('data', (b: Buffer) => err.push(b));
+    child.on('error', (e) => reject(new CommandFailedError(argv, null, e.message, { cause: e })));
+    child.on('close', (code) => {
+      const stdout = Buffer.concat(out).toString();
+      const stderr = Buffer.concat(err).toString();
+      debug('%s -> %s (%dms)', argv.join(' '), code, Date.now() - started);
+      if (code === 0) resolve({ stdout, stderr });
+      else reject(new CommandFailedError(argv, code, stderr || stdout));
+    });
+    child.stdin.on('error', () => undefined); // the program may exit before reading all input
+    child.stdin.end(opts.input ?? '');
+  });
+}
+
+/** Runs `ip -batch -` with one command per line: one process for many netlink changes. */
+export function ipBatch(lines: readonly string[], opts: { force?: boolean } = {}): Promise<RunResult> {
+  return run(['ip', ...(opts.force ? ['-force'] : []), '-batch', '-'], { input: lines.join('\n') + '\n' });
+}
+
+/** JSON output of `ip -j ...`, or [] when the object does not exist. */
+export async function ipJson<T>(args: readonly string[]): Promise<T[]> {
+  try {
+    const { stdout } = await run(['ip', '-j', ...args]);
+    return stdout.trim() === '' ? [] : (JSON.parse(stdout) as T[]);
+  } catch (err) {
+    if (err instanceof CommandFailedError && /does not exist|Cannot find device/.test(err.stderr)) return [];
+    throw err;
+  }
+}
+
+/**
+ * Root of the proc tree whose sysctls podnet writes. /proc/sys/net follows the writer's network
+ * namespace, so this is right in test namespaces too; the managed plugin points it at the host's.
+ */
+let procRoot = '/proc';
+export function setProcRoot(root: string): void {
+  procRoot = root;
+}
+
+/** Path segments, not a dotted key: interface names may contain dots. */
+export async function writeSysctl(segments: readonly string[], value: string): Promise<void> {
+  const path = `${procRoot}/sys/${segments.join('/')}`;
+  debug('sysctl %s=%s', path, value);
+  await writeFile(path, value);
+}
+
+export async function readSysctl(segments: readonly string[]): Promise<string> {
+  return (await readFile(`${procRoot}/sys/${segments.join('/')}`, 'utf8')).trim();
+}

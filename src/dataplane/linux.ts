@@ -1,0 +1,91 @@
+import type { Store } from '../store/store';
+import type { Settings } from '../settings';
+import { formatIpv4 } from '../model/cidr';
+import type { Protocol } from '../model/types';
+import type { Dataplane } from './dataplane';
+import type { FirewallState } from './firewall-rules';
+import { Firewall } from './firewall';
+import { HostPortHolder } from './hostport-holder';
+import { HOST_VETH_PATTERN, containerVethName, hostVethName } from './names';
+import * as bridge from './bridge';
+import { SerialQueue } from '../util/serial';
+
+const META_CREATED_BRIDGE = 'created_bridge';
+const META_ADDED_ADDRESS = 'added_bridge_address';
+
+/** The dataplane of one node on Linux: kbr0, veths, iptables (tunnels come with the cluster issue). */
+export class LinuxDataplane implements Dataplane {
+  private readonly firewall = new Firewall();
+  private readonly holder = new HostPortHolder();
+  private readonly nodeQueue = new SerialQueue();
+
+  constructor(private readonly settings: Settings, private readonly store: Store) {}
+
+  private gatewayCidr(): string {
+    return `${formatIpv4(this.settings.gateway)}/${this.settings.clusterCidr.prefix}`;
+  }
+
+  ensureNode(): Promise<void> {
+    return this.nodeQueue.run(async () => {
+      const made = await bridge.ensureBridge(this.settings.bridge, this.gatewayCidr());
+      // Remember only what podnet itself made, so teardown leaves a pre-existing bridge alone.
+      if (made.createdBridge) this.store.setMeta(META_CREATED_BRIDGE, '1');
+      if (made.addedAddress) this.store.setMeta(META_ADDED_ADDRESS, '1');
+    });
+  }
+
+  teardownNode(): Promise<void> {
+    return this.nodeQueue.run(async () => {
+      await this.firewall.remove();
+      const ours = (await bridge.bridgePorts(this.settings.bridge)).filter((p) => HOST_VETH_PATTERN.test(p));
+      await bridge.deleteLinks(ours);
+      const foreign = await bridge.bridgePorts(this.settings.bridge);
+      await bridge.removeBridge(this.settings.bridge, this.gatewayCidr(), {
+        deleteBridge: this.store.getMeta(META_CREATED_BRIDGE) === '1' && foreign.length === 0,
+        deleteAddress: this.store.getMeta(META_ADDED_ADDRESS) === '1',
+      });
+      this.store.setMeta(META_CREATED_BRIDGE, undefined);
+      this.store.setMeta(META_ADDED_ADDRESS, undefined);
+    });
+  }
+
+  async underlayMtu(): Promise<number> {
+    return (await bridge.underlayMtu(this.settings.underlayIface)).mtu;
+  }
+
+  async attachEndpoint(endpointId: string, mtu: number, mac: string): Promise<{ hostVeth: string; peerVeth: string }> {
+    const hostVeth = hostVethName(endpointId);
+    const peerVeth = containerVethName(endpointId);
+    await bridge.createVethPair({ bridge: this.settings.bridge, hostVeth, peerVeth, mtu, mac });
+    return { hostVeth, peerVeth };
+  }
+
+  async detachEndpoint(endpointId: string): Promise<void> {
+    // Deleting one end removes the pair; the peer is named too in case Docker never moved it.
+    await bridge.deleteLinks([hostVethName(endpointId), containerVethName(endpointId)]);
+  }
+
+  async listEndpointVeths(): Promise<string[]> {
+    return (await bridge.bridgePorts(this.settings.bridge)).filter((p) => HOST_VETH_PATTERN.test(p));
+  }
+
+  removeVeths(names: readonly string[]): Promise<void> {
+    return bridge.deleteLinks(names);
+  }
+
+  applyFirewall(state: FirewallState, opts?: { checkJumps?: boolean }): Promise<void> {
+    return this.firewall.apply(state, opts);
+  }
+
+  holdHostPort(protocol: Protocol, hostIp: string, port: number): Promise<void> {
+    return this.holder.hold(protocol, hostIp, port);
+  }
+
+  releaseHostPort(protocol: Protocol, hostIp: string, port: number): void {
+    this.holder.release(protocol, hostIp, port);
+  }
+
+  close(): void {
+    this.holder.releaseAll();
+  }
+}

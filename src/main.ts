@@ -1,0 +1,102 @@
+import { chmodSync, mkdirSync, unlinkSync } from 'node:fs';
+import { connect } from 'node:net';
+import { dirname } from 'node:path';
+import createDebug from 'debug';
+import { createApp, closeServer } from './api/server';
+import { routeTable } from './api/routes';
+import { LinuxDataplane } from './dataplane/linux';
+import { PodnetIpamDriver } from './driver/ipam-driver';
+import { PodnetNetworkDriver } from './driver/network-driver';
+import { reconcile } from './driver/reconcile';
+import { LockedError, errorMessage } from './errors';
+import { Ipam } from './ipam/ipam';
+import { acquireLock } from './lock';
+import { loadSettings } from './settings';
+import { formatCidr } from './model/cidr';
+import { Store } from './store/store';
+
+const debug = createDebug('podnet:main');
+
+/** How often the host is checked against the store while running. */
+const RECONCILE_INTERVAL_MS = 30_000;
+
+function socketIsLive(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const c = connect(path);
+    c.once('connect', () => {
+      c.destroy();
+      resolve(true);
+    });
+    c.once('error', () => resolve(false));
+  });
+}
+
+/** `podnet serve`: wiring only. Settings -> lock -> state -> dataplane -> drivers -> socket. */
+export async function serve(): Promise<void> {
+  const settings = loadSettings();
+  mkdirSync(settings.stateDir, { recursive: true, mode: 0o700 });
+  const lock = acquireLock(settings.stateDir);
+  if (await socketIsLive(settings.socket)) {
+    lock.release();
+    throw new LockedError(`${settings.socket} is served by another running plugin: stop it first, or set PODNET_SOCKET`);
+  }
+  const store = Store.open(settings.stateDir);
+  const ipam = new Ipam(store, settings);
+  const dataplane = new LinuxDataplane(settings, store);
+  const network = new PodnetNetworkDriver({ settings, store, ipam, dataplane });
+  const ipamDriver = new PodnetIpamDriver(ipam, (addr) => network.forgetEndpointsAt(addr));
+
+  const runReconcile = async (): Promise<void> => {
+    try {
+      const report = await reconcile({ store, dataplane, ipam, driver: network });
+      debug('reconciled: %o', report);
+      for (const e of report.hostPortErrors) console.error(`podnet: host port: ${e}`);
+    } catch (err) {
+      console.error(`podnet: reconcile failed (will retry in ${RECONCILE_INTERVAL_MS / 1000}s): ${errorMessage(err)}`);
+    }
+  };
+  // Docker kills a managed plugin that does not answer within ~9.5 s: serve first, reconcile
+  // in the background, and make the calls that depend on host state wait for it.
+  const ready = runReconcile();
+  const app = createApp(routeTable({ network, ipam: ipamDriver }), () => ready);
+
+  mkdirSync(dirname(settings.socket), { recursive: true });
+  try {
+    unlinkSync(settings.socket); // stale from a crashed run: no live server answered on it
+  } catch {
+    /* absent */
+  }
+  const server = app.listen(settings.socket);
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', reject);
+  });
+  chmodSync(settings.socket, 0o600);
+  console.log(`podnet: serving ${settings.socket} (node subnet ${formatCidr(settings.nodeSubnet)}, state ${settings.stateDir})`);
+
+  const timer = setInterval(() => {
+    void ready.then(runReconcile);
+  }, RECONCILE_INTERVAL_MS);
+  timer.unref();
+
+  let stopping = false;
+  const stop = async (signal: string): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    debug('%s: stopping', signal);
+    clearInterval(timer);
+    await closeServer(server, 4000);
+    try {
+      unlinkSync(settings.socket);
+    } catch {
+      /* already gone */
+    }
+    dataplane.close();
+    store.close();
+    lock.release();
+    console.log(`podnet: stopped (${signal}); kernel state left in place`);
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}

@@ -1,0 +1,211 @@
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type {
+  AddressKind,
+  AddressRecord,
+  EndpointRecord,
+  HostPortRecord,
+  NetworkRecord,
+  PoolRecord,
+  Protocol,
+} from '../model/types';
+
+/** Schema versions, applied in order inside one transaction each. */
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE pools (
+     pool_id TEXT PRIMARY KEY, pool TEXT NOT NULL, sub_pool TEXT, created_at INTEGER NOT NULL);
+   CREATE TABLE addresses (
+     pool_id TEXT NOT NULL, address INTEGER NOT NULL, kind TEXT NOT NULL, allocated_at INTEGER NOT NULL,
+     PRIMARY KEY (pool_id, address));
+   CREATE TABLE networks (
+     network_id TEXT PRIMARY KEY, internal INTEGER NOT NULL, mtu INTEGER NOT NULL, created_at INTEGER NOT NULL);
+   CREATE TABLE endpoints (
+     endpoint_id TEXT PRIMARY KEY, network_id TEXT NOT NULL, address INTEGER NOT NULL, mac TEXT NOT NULL,
+     host_veth TEXT, created_at INTEGER NOT NULL);
+   CREATE INDEX endpoints_by_address ON endpoints (address);
+   CREATE TABLE hostports (
+     endpoint_id TEXT NOT NULL, protocol TEXT NOT NULL, host_ip TEXT NOT NULL, host_port INTEGER NOT NULL,
+     container_port INTEGER NOT NULL, pod_ip INTEGER NOT NULL,
+     PRIMARY KEY (protocol, host_ip, host_port));
+   CREATE INDEX hostports_by_endpoint ON hostports (endpoint_id);
+   CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);`,
+];
+
+interface PoolRow { pool_id: string; pool: string; sub_pool: string | null; created_at: number }
+interface AddressRow { pool_id: string; address: number; kind: AddressKind; allocated_at: number }
+interface NetworkRow { network_id: string; internal: number; mtu: number; created_at: number }
+interface EndpointRow { endpoint_id: string; network_id: string; address: number; mac: string; host_veth: string | null; created_at: number }
+interface HostPortRow { endpoint_id: string; protocol: Protocol; host_ip: string; host_port: number; container_port: number; pod_ip: number }
+
+const pool = (r: PoolRow): PoolRecord => ({ poolId: r.pool_id, pool: r.pool, subPool: r.sub_pool, createdAt: r.created_at });
+const address = (r: AddressRow): AddressRecord => ({ poolId: r.pool_id, address: r.address, kind: r.kind, allocatedAt: r.allocated_at });
+const network = (r: NetworkRow): NetworkRecord => ({ networkId: r.network_id, internal: r.internal === 1, mtu: r.mtu, createdAt: r.created_at });
+const endpoint = (r: EndpointRow): EndpointRecord => ({
+  endpointId: r.endpoint_id, networkId: r.network_id, address: r.address, mac: r.mac, hostVeth: r.host_veth, createdAt: r.created_at,
+});
+const hostPort = (r: HostPortRow): HostPortRecord => ({
+  endpointId: r.endpoint_id, protocol: r.protocol, hostIp: r.host_ip, hostPort: r.host_port, containerPort: r.container_port, podIp: r.pod_ip,
+});
+
+/**
+ * podnet's durable state: pools, addresses, networks, endpoints, host ports. SQLite in WAL mode;
+ * every mutation that must be atomic runs inside transaction(). Synchronous by design: one
+ * request's read-modify-write cannot interleave with another's.
+ */
+export class Store {
+  private readonly db: Database.Database;
+
+  constructor(readonly path: string) {
+    this.db = new Database(path);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('busy_timeout = 5000');
+    this.migrate();
+  }
+
+  static open(stateDir: string): Store {
+    mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+    return new Store(join(stateDir, 'podnet.db'));
+  }
+
+  private migrate(): void {
+    const version = this.db.pragma('user_version', { simple: true }) as number;
+    for (let v = version; v < MIGRATIONS.length; v++) {
+      this.db.transaction(() => {
+        this.db.exec(MIGRATIONS[v] as string);
+        this.db.pragma(`user_version = ${v + 1}`);
+      })();
+    }
+  }
+
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  // pools
+  getPool(poolId: string): PoolRecord | undefined {
+    const r = this.db.prepare('SELECT * FROM pools WHERE pool_id = ?').get(poolId) as PoolRow | undefined;
+    return r && pool(r);
+  }
+  listPools(): PoolRecord[] {
+    return (this.db.prepare('SELECT * FROM pools ORDER BY created_at').all() as PoolRow[]).map(pool);
+  }
+  putPool(p: PoolRecord): void {
+    this.db.prepare('INSERT OR REPLACE INTO pools (pool_id, pool, sub_pool, created_at) VALUES (?, ?, ?, ?)').run(p.poolId, p.pool, p.subPool, p.createdAt);
+  }
+  deletePool(poolId: string): void {
+    this.db.prepare('DELETE FROM pools WHERE pool_id = ?').run(poolId);
+    this.db.prepare('DELETE FROM addresses WHERE pool_id = ?').run(poolId);
+  }
+
+  // addresses
+  listAddresses(poolId?: string): AddressRecord[] {
+    const rows = poolId === undefined
+      ? this.db.prepare('SELECT * FROM addresses').all()
+      : this.db.prepare('SELECT * FROM addresses WHERE pool_id = ?').all(poolId);
+    return (rows as AddressRow[]).map(address);
+  }
+  getAddress(poolId: string, addr: number): AddressRecord | undefined {
+    const r = this.db.prepare('SELECT * FROM addresses WHERE pool_id = ? AND address = ?').get(poolId, addr) as AddressRow | undefined;
+    return r && address(r);
+  }
+  putAddress(a: AddressRecord): void {
+    this.db.prepare('INSERT OR REPLACE INTO addresses (pool_id, address, kind, allocated_at) VALUES (?, ?, ?, ?)').run(a.poolId, a.address, a.kind, a.allocatedAt);
+  }
+  deleteAddress(poolId: string, addr: number): boolean {
+    return this.db.prepare('DELETE FROM addresses WHERE pool_id = ? AND address = ?').run(poolId, addr).changes > 0;
+  }
+  /** Addresses handed out for endpoints, older than the cut-off, that no endpoint uses. */
+  unusedAddresses(olderThan: number): AddressRecord[] {
+    const rows = this.db.prepare(
+      `SELECT a.* FROM addresses a WHERE a.kind = 'endpoint' AND a.allocated_at < ?
+         AND NOT EXISTS (SELECT 1 FROM endpoints e WHERE e.address = a.address)`,
+    ).all(olderThan) as AddressRow[];
+    return rows.map(address);
+  }
+
+  // networks
+  getNetwork(networkId: string): NetworkRecord | undefined {
+    const r = this.db.prepare('SELECT * FROM networks WHERE network_id = ?').get(networkId) as NetworkRow | undefined;
+    return r && network(r);
+  }
+  listNetworks(): NetworkRecord[] {
+    return (this.db.prepare('SELECT * FROM networks ORDER BY created_at').all() as NetworkRow[]).map(network);
+  }
+  putNetwork(n: NetworkRecord): void {
+    this.db.prepare('INSERT OR REPLACE INTO networks (network_id, internal, mtu, created_at) VALUES (?, ?, ?, ?)').run(n.networkId, n.internal ? 1 : 0, n.mtu, n.createdAt);
+  }
+  deleteNetwork(networkId: string): boolean {
+    return this.db.prepare('DELETE FROM networks WHERE network_id = ?').run(networkId).changes > 0;
+  }
+
+  // endpoints
+  getEndpoint(endpointId: string): EndpointRecord | undefined {
+    const r = this.db.prepare('SELECT * FROM endpoints WHERE endpoint_id = ?').get(endpointId) as EndpointRow | undefined;
+    return r && endpoint(r);
+  }
+  endpointsByAddress(addr: number): EndpointRecord[] {
+    return (this.db.prepare('SELECT * FROM endpoints WHERE address = ?').all(addr) as EndpointRow[]).map(endpoint);
+  }
+  listEndpoints(networkId?: string): EndpointRecord[] {
+    const rows = networkId === undefined
+      ? this.db.prepare('SELECT * FROM endpoints').all()
+      : this.db.prepare('SELECT * FROM endpoints WHERE network_id = ?').all(networkId);
+    return (rows as EndpointRow[]).map(endpoint);
+  }
+  putEndpoint(e: EndpointRecord): void {
+    this.db.prepare('INSERT OR REPLACE INTO endpoints (endpoint_id, network_id, address, mac, host_veth, created_at) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(e.endpointId, e.networkId, e.address, e.mac, e.hostVeth, e.createdAt);
+  }
+  setEndpointVeth(endpointId: string, hostVeth: string | null): void {
+    this.db.prepare('UPDATE endpoints SET host_veth = ? WHERE endpoint_id = ?').run(hostVeth, endpointId);
+  }
+  deleteEndpoint(endpointId: string): boolean {
+    this.db.prepare('DELETE FROM hostports WHERE endpoint_id = ?').run(endpointId);
+    return this.db.prepare('DELETE FROM endpoints WHERE endpoint_id = ?').run(endpointId).changes > 0;
+  }
+
+  // host ports
+  listHostPorts(): HostPortRecord[] {
+    return (this.db.prepare('SELECT * FROM hostports ORDER BY host_port, protocol, host_ip').all() as HostPortRow[]).map(hostPort);
+  }
+  hostPortsOf(endpointId: string): HostPortRecord[] {
+    return (this.db.prepare('SELECT * FROM hostports WHERE endpoint_id = ?').all(endpointId) as HostPortRow[]).map(hostPort);
+  }
+  /** Host ports on the same protocol and port whose address overlaps hostIp ('' overlaps everything). */
+  conflictingHostPorts(protocol: Protocol, hostIp: string, port: number): HostPortRecord[] {
+    const rows = this.db.prepare(
+      `SELECT * FROM hostports WHERE protocol = ? AND host_port = ? AND (host_ip = '' OR ? = '' OR host_ip = ?)`,
+    ).all(protocol, port, hostIp, hostIp) as HostPortRow[];
+    return rows.map(hostPort);
+  }
+  putHostPort(h: HostPortRecord): void {
+    this.db.prepare('INSERT INTO hostports (endpoint_id, protocol, host_ip, host_port, container_port, pod_ip) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(h.endpointId, h.protocol, h.hostIp, h.hostPort, h.containerPort, h.podIp);
+  }
+  deleteHostPortsOf(endpointId: string): number {
+    return this.db.prepare('DELETE FROM hostports WHERE endpoint_id = ?').run(endpointId).changes;
+  }
+
+  // meta
+  getMeta(key: string): string | undefined {
+    const r = this.db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined;
+    return r?.value;
+  }
+  setMeta(key: string, value: string | undefined): void {
+    if (value === undefined) this.db.prepare('DELETE FROM meta WHERE key = ?').run(key);
+    else this.db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)').run(key, value);
+  }
+
+  /** Forget everything (podnet cleanup). */
+  wipe(): void {
+    this.transaction(() => {
+      for (const t of ['pools', 'addresses', 'networks', 'endpoints', 'hostports', 'meta']) this.db.exec(`DELETE FROM ${t}`);
+    });
+  }
+}
