@@ -66,6 +66,9 @@ export async function createVethPair(opts: { bridge: string; hostVeth: string; p
   const lines = [
     `link add ${opts.hostVeth} mtu ${opts.mtu} type veth peer name ${opts.peerVeth} mtu ${opts.mtu} address ${opts.mac}`,
     `link set ${opts.hostVeth} master ${opts.bridge} up`,
+    // With br_netfilter (on wherever dockerd runs), a pod's packet to its own host port is DNATed
+    // back to the port it came in on: the bridge drops it unless the port is in hairpin mode.
+    `link set ${opts.hostVeth} type bridge_slave hairpin on`,
   ];
   try {
     await ipBatch(lines);
