@@ -41,7 +41,7 @@ export async function serve(): Promise<void> {
     throw new LockedError(`${settings.socket} is served by another running plugin: stop it first, or set PODNET_SOCKET`);
   }
   const store = Store.open(settings.stateDir);
-  const ipam = new Ipam(store, settings);
+  const ipam = new Ipam(store, { ...settings, graceMs: settings.addressGraceMs });
   const dataplane = new LinuxDataplane(settings, store);
   const network = new PodnetNetworkDriver({ settings, store, ipam, dataplane });
   const ipamDriver = new PodnetIpamDriver(ipam, (addr) => network.forgetEndpointsAt(addr));

@@ -24,6 +24,8 @@ export interface Settings {
   readonly mtu: number | undefined;
   readonly infraImage: string;
   readonly infraCommand: string | undefined;
+  /** How long an address may stay handed out with no endpoint before it is taken back. */
+  readonly addressGraceMs: number;
 }
 
 interface Spec {
@@ -49,6 +51,7 @@ export const SETTINGS: Readonly<Record<string, Spec>> = {
   PODNET_MTU: { doc: 'endpoint MTU (default: underlay MTU minus tunnel overhead)', default: undefined },
   PODNET_INFRA_IMAGE: { doc: 'pod infra container image (CLI)', default: 'registry.k8s.io/pause:3.10' },
   PODNET_INFRA_COMMAND: { doc: 'pod infra container command (CLI)', default: undefined },
+  PODNET_ADDRESS_GRACE_SECONDS: { doc: 'seconds before an address handed out but unused is taken back', default: '60' },
 };
 
 const IFNAME = /^[A-Za-z0-9_.-]{1,15}$/;
@@ -136,5 +139,6 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     mtu: mtuText === undefined ? undefined : intIn('PODNET_MTU', mtuText, 576, 65535),
     infraImage: need('PODNET_INFRA_IMAGE'),
     infraCommand: get('PODNET_INFRA_COMMAND'),
+    addressGraceMs: intIn('PODNET_ADDRESS_GRACE_SECONDS', need('PODNET_ADDRESS_GRACE_SECONDS'), 1, 86400) * 1000,
   };
 }

@@ -1,5 +1,5 @@
 import createDebug from 'debug';
-import { CommandFailedError } from '../errors';
+import { CommandFailedError, SettingsError } from '../errors';
 import { ipBatch, ipJson, run, writeSysctl } from './host';
 
 const debug = createDebug('podnet:bridge');
@@ -91,8 +91,12 @@ export async function deleteLinks(names: readonly string[]): Promise<void> {
 
 /** MTU of the underlay: the given interface, else the one holding the default route, else 1500. */
 export async function underlayMtu(iface: string | undefined): Promise<{ iface: string | undefined; mtu: number }> {
-  let dev = iface;
-  if (dev === undefined) dev = (await ipJson<IpRoute>(['-4', 'route', 'show', 'default']))[0]?.dev;
+  if (iface !== undefined) {
+    const link = (await ipJson<IpLink>(['link', 'show', 'dev', iface]))[0];
+    if (!link) throw new SettingsError(`PODNET_UNDERLAY_IFACE=${iface}: no such interface on this host; name an existing one, or unset it to use the default route's`);
+    return { iface, mtu: link.mtu };
+  }
+  const dev = (await ipJson<IpRoute>(['-4', 'route', 'show', 'default']))[0]?.dev;
   if (dev === undefined) return { iface: undefined, mtu: 1500 };
   const link = (await ipJson<IpLink>(['link', 'show', 'dev', dev]))[0];
   return { iface: dev, mtu: link?.mtu ?? 1500 };

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { request } from 'node:http';
 
 export interface PluginResponse {
@@ -37,7 +38,7 @@ export async function callOk(socketPath: string, path: string, body: unknown): P
   return r.body;
 }
 
-/** A 64-hex ID from a short tag, so tests read well and veth names stay predictable. */
+/** A 64-hex ID derived from a readable tag (distinct in its first 12 digits, as Docker's random IDs are). */
 export function hexId(tag: string): string {
-  return Buffer.from(tag).toString('hex').padEnd(64, '0').slice(0, 64);
+  return createHash('sha256').update(tag).digest('hex');
 }
