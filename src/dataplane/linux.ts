@@ -56,7 +56,12 @@ export class LinuxDataplane implements Dataplane {
   async attachEndpoint(endpointId: string, mtu: number, mac: string): Promise<{ hostVeth: string; peerVeth: string }> {
     const hostVeth = hostVethName(endpointId);
     const peerVeth = containerVethName(endpointId);
-    await bridge.createVethPair({ bridge: this.settings.bridge, hostVeth, peerVeth, mtu, mac });
+    try {
+      await bridge.createVethPair({ bridge: this.settings.bridge, hostVeth, peerVeth, mtu, mac });
+    } catch (err) {
+      await bridge.deleteLinks([hostVeth, peerVeth]).catch(() => undefined); // leave nothing half-made
+      throw err;
+    }
     return { hostVeth, peerVeth };
   }
 

@@ -146,7 +146,7 @@ describe('podnet with a real dockerd on one host', { skip, timeout: 600_000 }, (
     const local = await host.exec(['socat', '-T3', '-', 'TCP:127.0.0.1:8080,connect-timeout=3'], { input: '' });
     assert.equal(local.stdout.trim(), '10.244.1.1');
     const own = await host.exec(['socat', '-T3', '-', `TCP:${host.ip}:8080,connect-timeout=3`], { input: '' });
-    assert.ok(own.stdout.trim() !== '', 'the node reaches its own host port');
+    assert.equal(own.stdout.trim(), host.ip, 'the node reaches its own host port, from its own address');
     const hairpin = await execIn('web', 'socat', '-T3', '-', `TCP:${host.ip}:8080,connect-timeout=3`);
     assert.equal(hairpin.code, 0, `hairpin: ${hairpin.out}`);
     await execIn('web', 'sh', '-c', 'socat -u UDP-RECV:9000 CREATE:/tmp/got >/dev/null 2>&1 &');
