@@ -81,7 +81,7 @@ function cidr(name: string, value: string): Ipv4Cidr {
 }
 
 function ifname(name: string, value: string): string {
-  if (!IFNAME.test(value)) fail(name, value, 'expected an interface name of 1-15 letters, digits, "_", "-" or "."');
+  if (!IFNAME.test(value) || value === '.' || value === '..') fail(name, value, 'expected an interface name of 1-15 letters, digits, "_", "-" or "."');
   return value;
 }
 

@@ -9,7 +9,10 @@ export const CHAINS = {
   hostports: 'PODNET-HOSTPORTS',
 } as const;
 
-/** Marks host-port connections that must be masqueraded (from loopback, or from this node's pods). */
+/**
+ * Marks host-port connections that must be masqueraded: from loopback, and from pods, whose replies
+ * would otherwise go straight back over the bridge or a tunnel, skipping the reverse NAT.
+ */
 export const MASQ_MARK = '0x1000/0x1000';
 
 export type Table = 'filter' | 'nat';
@@ -40,7 +43,6 @@ export interface HostPortRule {
 export interface FirewallState {
   readonly bridge: string;
   readonly clusterCidr: Ipv4Cidr;
-  readonly nodeSubnet: Ipv4Cidr;
   /** --internal: no egress, no masquerade, no host ports. */
   readonly internal: boolean;
   readonly hostPorts: readonly HostPortRule[];
@@ -74,7 +76,7 @@ function chainRules(s: FirewallState): Record<Table, string[]> {
       const match = `-p ${h.protocol} -m ${h.protocol} --dport ${h.hostPort}${h.hostIp ? ` -d ${h.hostIp}/32` : ''}`;
       nat.push(
         `-A ${CHAINS.hostports} ${match} -s 127.0.0.0/8 -j MARK --set-xmark ${MASQ_MARK}`,
-        `-A ${CHAINS.hostports} ${match} -s ${formatCidr(s.nodeSubnet)} -j MARK --set-xmark ${MASQ_MARK}`,
+        `-A ${CHAINS.hostports} ${match} -s ${cluster} -j MARK --set-xmark ${MASQ_MARK}`,
         `-A ${CHAINS.hostports} ${match} -j DNAT --to-destination ${formatIpv4(h.podIp)}:${h.containerPort}`,
       );
     }

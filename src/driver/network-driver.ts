@@ -1,6 +1,7 @@
 import createDebug from 'debug';
 import { ConflictError, InvalidOptionError, InvalidRequestError, NotFoundError, PodnetError, UnsupportedError, errorMessage } from '../errors';
 import { contains, formatCidr, formatIpv4, macForIpv4, parseAddressWithPrefix } from '../model/cidr';
+import { SerialQueue } from '../util/serial';
 import type { EndpointRecord, NetworkRecord } from '../model/types';
 import type { Dataplane } from '../dataplane/dataplane';
 import type { FirewallState } from '../dataplane/firewall-rules';
@@ -39,6 +40,10 @@ export interface DriverDeps {
 export class PodnetNetworkDriver implements NetworkDriver {
   /** Endpoints whose veth is being made or removed: reconcile must not judge them meanwhile. */
   readonly inFlight = new Set<string>();
+  /** Network create/delete: check-then-act on "one network per cluster CIDR" must not interleave. */
+  private readonly networks = new SerialQueue();
+  /** Host-port changes: check for conflicts, hold the ports, store rows, rewrite rules, as one step. */
+  private readonly hostPorts = new SerialQueue();
 
   constructor(private readonly d: DriverDeps) {}
 
@@ -50,7 +55,11 @@ export class PodnetNetworkDriver implements NetworkDriver {
     return formatCidr(this.d.settings.clusterCidr);
   }
 
-  async createNetwork(req: CreateNetworkRequest): Promise<Empty> {
+  createNetwork(req: CreateNetworkRequest): Promise<Empty> {
+    return this.networks.run(() => this.createNetworkNow(req));
+  }
+
+  private async createNetworkNow(req: CreateNetworkRequest): Promise<Empty> {
     const { store, settings, ipam, dataplane } = this.d;
     if (req.IPv6Data.length > 0) throw new UnsupportedError('IPv6 is not supported by podnet yet: create the network without --ipv6');
     const opts = parseNetworkOptions(req.Options);
@@ -69,7 +78,7 @@ export class PodnetNetworkDriver implements NetworkDriver {
       );
     }
     if (data.Gateway) {
-      const gw = parseAddressWithPrefix(data.Gateway).address;
+      const gw = optionAddress('--gateway', data.Gateway);
       if (gw !== settings.gateway) {
         throw new InvalidOptionError(`--gateway ${formatIpv4(gw)} is not this node's gateway ${formatIpv4(settings.gateway)}: leave --gateway out`);
       }
@@ -89,7 +98,7 @@ export class PodnetNetworkDriver implements NetworkDriver {
       tunnel: settings.tunnel,
       topology: settings.topology,
     });
-    const aux = Object.values(data.AuxAddresses).map((c) => parseAddressWithPrefix(c).address);
+    const aux = Object.values(data.AuxAddresses).map((c) => optionAddress('--aux-address', c));
     const network: NetworkRecord = { networkId: req.NetworkID, internal: opts.internal, mtu, createdAt: Date.now() };
     store.transaction(() => {
       store.putNetwork(network);
@@ -106,7 +115,11 @@ export class PodnetNetworkDriver implements NetworkDriver {
     return {};
   }
 
-  async deleteNetwork(req: NetworkIdRequest): Promise<Empty> {
+  deleteNetwork(req: NetworkIdRequest): Promise<Empty> {
+    return this.networks.run(() => this.deleteNetworkNow(req));
+  }
+
+  private async deleteNetworkNow(req: NetworkIdRequest): Promise<Empty> {
     const { store, dataplane } = this.d;
     for (const ep of store.listEndpoints(req.NetworkID)) await this.forgetEndpoint(ep);
     const removed = store.deleteNetwork(req.NetworkID);
@@ -124,7 +137,7 @@ export class PodnetNetworkDriver implements NetworkDriver {
     if (!req.Interface.Address) {
       throw new InvalidRequestError('CreateEndpoint without an IPv4 address: podnet networks need podnet\'s IPAM driver (--ipam-driver podnet)');
     }
-    const { address } = parseAddressWithPrefix(req.Interface.Address);
+    const address = optionAddress('Interface.Address', req.Interface.Address);
     if (!contains(settings.nodeSubnet, address)) {
       throw new InvalidOptionError(`address ${formatIpv4(address)} is outside this node's subnet ${formatCidr(settings.nodeSubnet)}`);
     }
@@ -186,7 +199,11 @@ export class PodnetNetworkDriver implements NetworkDriver {
     return {};
   }
 
-  async programExternalConnectivity(req: ProgramExternalConnectivityRequest): Promise<Empty> {
+  programExternalConnectivity(req: ProgramExternalConnectivityRequest): Promise<Empty> {
+    return this.hostPorts.run(() => this.programNow(req));
+  }
+
+  private async programNow(req: ProgramExternalConnectivityRequest): Promise<Empty> {
     const { store, dataplane } = this.d;
     const network = this.network(req.NetworkID);
     const ep = store.getEndpoint(req.EndpointID);
@@ -200,7 +217,7 @@ export class PodnetNetworkDriver implements NetworkDriver {
       `${h.protocol}/${h.hostIp}/${h.hostPort}/${h.containerPort}`;
     const current = store.hostPortsOf(ep.endpointId);
     if (current.length === specs.length && specs.every((s) => current.some((c) => key(c) === key(s)))) return {};
-    if (current.length > 0) await this.revoke(ep.endpointId);
+    if (current.length > 0) await this.revokeNow(ep.endpointId);
     for (const s of specs) {
       const clash = store.conflictingHostPorts(s.protocol, s.hostIp, s.hostPort).find((h) => h.endpointId !== ep.endpointId);
       if (clash) {
@@ -255,7 +272,11 @@ export class PodnetNetworkDriver implements NetworkDriver {
     }
   }
 
-  private async revoke(endpointId: string): Promise<void> {
+  private revoke(endpointId: string): Promise<void> {
+    return this.hostPorts.run(() => this.revokeNow(endpointId));
+  }
+
+  private async revokeNow(endpointId: string): Promise<void> {
     const { store, dataplane } = this.d;
     const ports = store.hostPortsOf(endpointId);
     if (ports.length === 0) return;
@@ -281,10 +302,18 @@ export class PodnetNetworkDriver implements NetworkDriver {
     return {
       bridge: settings.bridge,
       clusterCidr: settings.clusterCidr,
-      nodeSubnet: settings.nodeSubnet,
       internal,
       hostPorts: internal ? [] : store.listHostPorts(),
     };
   }
 }
 
+
+/** An address in CIDR form from Docker (gateway, aux address, endpoint address), or a clear error. */
+function optionAddress(what: string, text: string): number {
+  try {
+    return parseAddressWithPrefix(text).address;
+  } catch (err) {
+    throw new InvalidOptionError(`${what} ${JSON.stringify(text)} is not an IPv4 address: ${errorMessage(err)}`);
+  }
+}

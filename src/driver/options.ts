@@ -28,7 +28,7 @@ export function parseNetworkOptions(options: Record<string, unknown>): NetworkOp
   }
   const generic = options[OPT.generic];
   const user: Record<string, unknown> = generic !== null && typeof generic === 'object' ? (generic as Record<string, unknown>) : {};
-  const unknown = Object.keys(user).filter((k) => !(k in NETWORK_OPTIONS));
+  const unknown = Object.keys(user).filter((k) => !Object.hasOwn(NETWORK_OPTIONS, k));
   if (unknown.length > 0) {
     const known = Object.entries(NETWORK_OPTIONS).map(([k, v]) => `${k} (${v})`).join('; ');
     throw new InvalidOptionError(`unknown option ${unknown.map((k) => `-o ${k}`).join(', ')}: podnet understands ${known}`);
@@ -59,6 +59,7 @@ export function parsePortMap(raw: unknown): HostPortSpec[] {
   if (raw === null || raw === undefined) return [];
   if (!Array.isArray(raw)) throw new InvalidOptionError(`${OPT.portmap} must be a list of port bindings`);
   const out = new Map<string, HostPortSpec>();
+  const ipv6Only = new Set<string>();
   for (const item of raw as Partial<PortBinding>[]) {
     const protocol = PROTOCOLS[Number(item?.Proto)];
     const port = Number(item?.Port);
@@ -77,12 +78,22 @@ export function parsePortMap(raw: unknown): HostPortSpec[] {
     if (hostPortEnd !== 0 && hostPortEnd !== hostPort) {
       throw new InvalidOptionError(`host port range ${hostPort}-${hostPortEnd} is not supported: publish one explicit host port, e.g. -p ${hostPort}:${port}`);
     }
-    // IPv6 bindings (Docker adds "::" twins on some versions): podnet's pods are IPv4-only.
-    if (hostIpRaw.includes(':')) continue;
+    // IPv6 bindings: Docker adds "::" twins of IPv4 ones on some versions (skipped below when the
+    // twin exists); one on its own cannot be served by IPv4-only pods.
+    if (hostIpRaw.includes(':')) {
+      ipv6Only.add(`${protocol}/${hostPort}`);
+      continue;
+    }
     const hostIp = hostIpRaw === '0.0.0.0' ? '' : hostIpRaw;
     if (hostIp !== '' && !isIpv4(hostIp)) throw new InvalidOptionError(`host address "${hostIp}" in -p is not an IPv4 address`);
     const spec = { protocol, hostIp, hostPort, containerPort: port };
     out.set(`${protocol}/${hostIp}/${hostPort}`, spec);
   }
-  return [...out.values()];
+  const specs = [...out.values()];
+  for (const k of ipv6Only) {
+    if (!specs.some((s) => `${s.protocol}/${s.hostPort}` === k)) {
+      throw new InvalidOptionError(`host port ${k.replace('/', ' ')} is published on an IPv6 address only: podnet's pods are IPv4-only; publish on an IPv4 address (e.g. -p ${k.split('/')[1]}:PORT)`);
+    }
+  }
+  return specs;
 }

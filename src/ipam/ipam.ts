@@ -204,7 +204,8 @@ export class Ipam {
     const subnet = formatCidr(this.cfg.nodeSubnet);
     if (!contains(this.cfg.nodeSubnet, addr) || addr < node.first || addr > node.last) {
       throw new InvalidOptionError(
-        `address ${address} is outside this node's pod addresses (${subnet}, ${formatIpv4(node.first + 1)}-${formatIpv4(node.last)}): pick one of those, or leave --ip out`,
+        `address ${address} is outside this node's pod addresses (${subnet}, ${formatIpv4(node.first + 1)}-${formatIpv4(node.last)}): ` +
+          'pick one of those for --ip (or --aux-address), or leave it out',
       );
     }
     if (addr === this.cfg.gateway) {
@@ -225,9 +226,10 @@ export class Ipam {
       if (again !== undefined) return again;
     }
     const r = this.rangeOf(pool);
+    const first = r.first === this.cfg.gateway ? r.first + 1 : r.first;
     throw new ExhaustedError(
       `no free address left in ${pool.subPool ? `--ip-range ${pool.subPool}` : `node subnet ${formatCidr(this.cfg.nodeSubnet)}`} ` +
-        `(${formatIpv4(r.first)}-${formatIpv4(r.last)}): remove containers you no longer need, or give this node a larger PODNET_NODE_SUBNET`,
+        `(${formatIpv4(first)}-${formatIpv4(r.last)}): remove containers you no longer need, or give this node a larger PODNET_NODE_SUBNET`,
     );
   }
 

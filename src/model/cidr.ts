@@ -8,8 +8,11 @@ export interface Ipv4Cidr {
 
 export function parseIpv4(text: string): number {
   if (!/^\d{1,3}(\.\d{1,3}){3}$/.test(text)) throw new Error(`"${text}" is not an IPv4 address`);
-  const addr = ip6addr.parse(text);
-  return addr.toLong() >>> 0;
+  try {
+    return ip6addr.parse(text).toLong() >>> 0;
+  } catch {
+    throw new Error(`"${text}" is not an IPv4 address`);
+  }
 }
 
 export function isIpv4(text: string): boolean {
