@@ -163,6 +163,21 @@ describe('dataplane on a real kernel (plugin in a test namespace)', { skip: isRo
     }, 5000, 'UDP datagram through the host port');
   });
 
+  test('-p IP:HOST:CONTAINER forwards only on that address', async () => {
+    const pod2 = pods[1] as Pod;
+    await echoPeerServer(pod2.ns, 8081);
+    await node.ip(['addr', 'add', '192.168.77.3/24', 'dev', 'ul0']);
+    await callOk(sock(), 'NetworkDriver.ProgramExternalConnectivity', {
+      NetworkID: NET,
+      EndpointID: pod2.endpointId,
+      Options: { 'com.docker.network.portmap': [{ Proto: 6, Port: 8081, HostIP: '192.168.77.3', HostPort: 8095, HostPortEnd: 8095 }] },
+    });
+    assert.equal(await fetchPeer(outside, '192.168.77.3', 8095), '192.168.77.2', 'published on 192.168.77.3');
+    assert.match(await fetchPeer(outside, '192.168.77.1', 8095), /failed/, 'not on the node\'s other address');
+    await callOk(sock(), 'NetworkDriver.RevokeExternalConnectivity', { NetworkID: NET, EndpointID: pod2.endpointId });
+    assert.match(await fetchPeer(outside, '192.168.77.3', 8095), /failed/, 'revoked');
+  });
+
   test('a pod cannot reach services bound to the node loopback (route_localnet guard, CVE-2020-8558)', async () => {
     const pod2 = pods[1] as Pod;
     await echoPeerServer(node, 8084); // listens on every address, 127.0.0.1 included
