@@ -135,9 +135,15 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
+/** Thrown by a waitFor() condition to stop waiting at once (e.g. the awaited process died). */
+export class WaitAbort extends Error {
+  override name = 'WaitAbort';
+}
+
 /**
  * Poll `fn` until it resolves true. Exceptions thrown by `fn` count as "not yet" (the last one is
- * quoted in the timeout error). Polls quickly at first (every 25 ms), backing off to 250 ms.
+ * quoted in the timeout error), except a WaitAbort, which ends the wait with an error at once.
+ * Polls quickly at first (every 25 ms), backing off to 250 ms.
  */
 export async function waitFor(fn: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
   const start = Date.now();
@@ -148,6 +154,7 @@ export async function waitFor(fn: () => Promise<boolean>, timeoutMs: number, wha
       if (await fn()) return;
       lastErr = undefined;
     } catch (err) {
+      if (err instanceof WaitAbort) throw new Error(`gave up waiting for ${what}: ${err.message}`);
       lastErr = err;
     }
     const elapsed = Date.now() - start;
