@@ -5,7 +5,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { callOk, callPlugin, hexId } from '../support/plugin-client';
@@ -275,7 +275,8 @@ describe('dataplane on a real kernel (plugin in a test namespace)', { skip: isRo
     await sleep(10);
   });
 
-  test('SIGTERM removes the socket; a second instance on the same state dir refuses to start', async () => {
+  test('the socket is root-only; SIGTERM removes it; a second instance on the same state dir refuses to start', async () => {
+    assert.equal(statSync(sock()).mode & 0o777, 0o600);
     const second = new NetnsPlugin(node, { PODNET_STATE_DIR: plugin.stateDir });
     await assert.rejects(second.start(), /already running with state dir .* \(pid \d+\)/);
     await second.destroy();
