@@ -1,4 +1,4 @@
-import { chmodSync, mkdirSync, unlinkSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, unlinkSync } from 'node:fs';
 import { connect } from 'node:net';
 import { dirname } from 'node:path';
 import createDebug from 'debug';
@@ -8,11 +8,14 @@ import { LinuxDataplane } from './dataplane/linux';
 import { PodnetIpamDriver } from './driver/ipam-driver';
 import { PodnetNetworkDriver } from './driver/network-driver';
 import { reconcile } from './driver/reconcile';
-import { LockedError, errorMessage } from './errors';
+import { LockedError, SettingsError, errorMessage } from './errors';
 import { Ipam } from './ipam/ipam';
 import { acquireLock } from './lock';
 import { loadSettings } from './settings';
-import { formatCidr } from './model/cidr';
+import { contains, formatCidr, formatIpv4 } from './model/cidr';
+import { ClusterController } from './cluster/controller';
+import { StaticFileSource } from './cluster/static-file-source';
+import { SerialQueue } from './util/serial';
 import { Store } from './store/store';
 
 const debug = createDebug('podnet:main');
@@ -33,28 +36,45 @@ function socketIsLive(path: string): Promise<boolean> {
 
 /** `podnet serve`: wiring only. Settings -> lock -> state -> dataplane -> drivers -> socket. */
 export async function serve(): Promise<void> {
-  const settings = loadSettings();
-  mkdirSync(settings.stateDir, { recursive: true, mode: 0o700 });
-  const lock = acquireLock(settings.stateDir);
-  if (await socketIsLive(settings.socket)) {
+  const base = loadSettings();
+  mkdirSync(base.stateDir, { recursive: true, mode: 0o700 });
+  const lock = acquireLock(base.stateDir);
+  if (await socketIsLive(base.socket)) {
     lock.release();
-    throw new LockedError(`${settings.socket} is served by another running plugin: stop it first, or set PODNET_SOCKET`);
+    throw new LockedError(`${base.socket} is served by another running plugin: stop it first, or set PODNET_SOCKET`);
   }
+  const datapath = base.ovsDatapath !== 'auto' ? base.ovsDatapath : existsSync('/sys/module/openvswitch') ? 'system' : 'netdev';
+  const cluster = await ClusterController.start(base, new StaticFileSource(base.clusterFile), datapath);
+  const settings = cluster.current.settings;
   const store = Store.open(settings.stateDir);
+  const stray = store.listEndpoints().find((e) => !contains(settings.nodeSubnet, e.address));
+  if (stray) {
+    store.close();
+    lock.release();
+    throw new SettingsError(
+      `this node's subnet is now ${formatCidr(settings.nodeSubnet)}, but endpoint ${stray.endpointId.slice(0, 12)} has ${formatIpv4(stray.address)}: ` +
+        'remove podnet\'s containers first, or keep the old subnet',
+    );
+  }
   const ipam = new Ipam(store, { ...settings, graceMs: settings.addressGraceMs });
-  const dataplane = new LinuxDataplane(settings, store);
+  const dataplane = new LinuxDataplane(settings, store, cluster.current.self?.ip);
   const network = new PodnetNetworkDriver({ settings, store, ipam, dataplane });
   const ipamDriver = new PodnetIpamDriver(ipam, (addr) => network.forgetEndpointsAt(addr));
 
-  const runReconcile = async (): Promise<void> => {
-    try {
-      const report = await reconcile({ store, dataplane, ipam, driver: network });
-      debug('reconciled: %o', report);
-      for (const e of report.hostPortErrors) console.error(`podnet: host port: ${e}`);
-    } catch (err) {
-      console.error(`podnet: reconcile failed (will retry in ${RECONCILE_INTERVAL_MS / 1000}s): ${errorMessage(err)}`);
-    }
-  };
+  const reconciles = new SerialQueue();
+  let lastWarning: string | undefined;
+  const runReconcile = (): Promise<void> =>
+    reconciles.run(async () => {
+      try {
+        const report = await reconcile({ store, dataplane, ipam, driver: network, overlay: () => cluster.overlay() });
+        debug('reconciled: %o', report);
+        for (const e of report.hostPortErrors) console.error(`podnet: host port: ${e}`);
+        if (report.overlayWarning && report.overlayWarning !== lastWarning) console.error(`podnet: ${report.overlayWarning}`);
+        lastWarning = report.overlayWarning;
+      } catch (err) {
+        console.error(`podnet: reconcile failed (will retry in ${RECONCILE_INTERVAL_MS / 1000}s): ${errorMessage(err)}`);
+      }
+    });
   // Docker kills a managed plugin that does not answer within ~9.5 s: serve first, reconcile
   // in the background, and make the calls that depend on host state wait for it.
   const ready = runReconcile();
@@ -72,7 +92,18 @@ export async function serve(): Promise<void> {
     server.once('error', reject);
   });
   chmodSync(settings.socket, 0o600);
-  console.log(`podnet: serving ${settings.socket} (node subnet ${formatCidr(settings.nodeSubnet)}, state ${settings.stateDir})`);
+  const self = cluster.current.self;
+  const mode = self
+    ? `node ${self.name} of a ${cluster.current.peers.length + 1}-node cluster, ${settings.tunnel}/${settings.topology}, OVS datapath ${datapath}`
+    : 'single node';
+  console.log(`podnet: serving ${settings.socket} (${mode}; node subnet ${formatCidr(settings.nodeSubnet)}; state ${settings.stateDir})`);
+
+  // Membership changes apply within seconds: the file is polled, and SIGHUP forces a re-read.
+  const onMembership = (): void => {
+    void ready.then(() => cluster.reload()).then((changed) => (changed ? runReconcile() : undefined));
+  };
+  const unwatch = cluster.watch(onMembership);
+  process.on('SIGHUP', onMembership);
 
   const timer = setInterval(() => {
     void ready.then(runReconcile);
@@ -85,6 +116,7 @@ export async function serve(): Promise<void> {
     stopping = true;
     debug('%s: stopping', signal);
     clearInterval(timer);
+    unwatch();
     await closeServer(server, 4000);
     try {
       unlinkSync(settings.socket);

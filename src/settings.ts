@@ -26,6 +26,8 @@ export interface Settings {
   readonly infraCommand: string | undefined;
   /** How long an address may stay handed out with no endpoint before it is taken back. */
   readonly addressGraceMs: number;
+  /** The PODNET_* names set in the environment (a cluster file may not contradict those). */
+  readonly explicit: ReadonlySet<string>;
 }
 
 interface Spec {
@@ -139,6 +141,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     mtu: mtuText === undefined ? undefined : intIn('PODNET_MTU', mtuText, 576, 65535),
     infraImage: need('PODNET_INFRA_IMAGE'),
     infraCommand: get('PODNET_INFRA_COMMAND'),
+    explicit: new Set(Object.keys(SETTINGS).filter((k) => env[k] !== undefined && env[k] !== '')),
     addressGraceMs: intIn('PODNET_ADDRESS_GRACE_SECONDS', need('PODNET_ADDRESS_GRACE_SECONDS'), 1, 86400) * 1000,
   };
 }

@@ -1,12 +1,18 @@
 import type { FirewallState } from './firewall-rules';
 import type { Protocol } from '../model/types';
+import type { OverlayState } from './ovs-rules';
 
 /** What the driver asks of the host. Implementations: the Linux one, a fake for unit tests. */
 export interface Dataplane {
   /** Bridge, gateway address, sysctls. Idempotent. */
   ensureNode(): Promise<void>;
-  /** Removes the node plumbing podnet made (bridge if it created it, chains, jumps). Idempotent. */
+  /** Removes the node plumbing podnet made (bridge if it created it, obr0, chains, jumps). Idempotent. */
   teardownNode(): Promise<void>;
+  /**
+   * Makes obr0 and its tunnels match the cluster (undefined: single node, no obr0). Returns a
+   * warning when the host cannot carry tunnels as configured.
+   */
+  ensureOverlay(state: OverlayState | undefined): Promise<string | undefined>;
   /** MTU of the underlay interface, for the endpoint MTU. */
   underlayMtu(): Promise<number>;
   /** Creates the veth pair; returns the host-side name and the name Docker moves into the sandbox. */

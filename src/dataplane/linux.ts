@@ -9,6 +9,8 @@ import { HostPortHolder } from './hostport-holder';
 import { HOST_VETH_PATTERN, containerVethName, hostVethName } from './names';
 import * as bridge from './bridge';
 import { SerialQueue } from '../util/serial';
+import { OvsOverlay, interfaceWithAddress } from './ovs';
+import { OVS_NAMES, type OverlayState } from './ovs-rules';
 
 const META_CREATED_BRIDGE = 'created_bridge';
 const META_ADDED_ADDRESS = 'added_bridge_address';
@@ -18,8 +20,17 @@ export class LinuxDataplane implements Dataplane {
   private readonly firewall = new Firewall();
   private readonly holder = new HostPortHolder();
   private readonly nodeQueue = new SerialQueue();
+  private readonly overlay: OvsOverlay;
+  private overlayOn = false;
 
-  constructor(private readonly settings: Settings, private readonly store: Store) {}
+  constructor(
+    private readonly settings: Settings,
+    private readonly store: Store,
+    /** This node's underlay address in a cluster: its interface gives the underlay MTU. */
+    private readonly selfIp?: number,
+  ) {
+    this.overlay = new OvsOverlay(settings.bridge);
+  }
 
   private gatewayCidr(): string {
     return `${formatIpv4(this.settings.gateway)}/${this.settings.clusterCidr.prefix}`;
@@ -34,8 +45,23 @@ export class LinuxDataplane implements Dataplane {
     });
   }
 
+  ensureOverlay(state: OverlayState | undefined): Promise<string | undefined> {
+    return this.nodeQueue.run(async () => {
+      if (!state) {
+        if (this.overlayOn || (await bridge.linkExists(OVS_NAMES.linkOnBridge))) await this.overlay.remove(this.settings.ovsBridge);
+        this.overlayOn = false;
+        return undefined;
+      }
+      await this.overlay.ensure(state);
+      this.overlayOn = true;
+      return this.selfIp === undefined ? undefined : this.overlay.underlayWarning(state, this.selfIp);
+    });
+  }
+
   teardownNode(): Promise<void> {
     return this.nodeQueue.run(async () => {
+      if (this.overlayOn || (await bridge.linkExists(OVS_NAMES.linkOnBridge))) await this.overlay.remove(this.settings.ovsBridge);
+      this.overlayOn = false;
       await this.firewall.remove();
       const ours = (await bridge.bridgePorts(this.settings.bridge)).filter((p) => HOST_VETH_PATTERN.test(p));
       await bridge.deleteLinks(ours);
@@ -50,7 +76,8 @@ export class LinuxDataplane implements Dataplane {
   }
 
   async underlayMtu(): Promise<number> {
-    return (await bridge.underlayMtu(this.settings.underlayIface)).mtu;
+    const iface = this.settings.underlayIface ?? (this.selfIp === undefined ? undefined : await interfaceWithAddress(this.selfIp));
+    return (await bridge.underlayMtu(iface)).mtu;
   }
 
   async attachEndpoint(endpointId: string, mtu: number, mac: string): Promise<{ hostVeth: string; peerVeth: string }> {

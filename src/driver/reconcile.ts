@@ -5,6 +5,7 @@ import type { Ipam } from '../ipam/ipam';
 import type { Store } from '../store/store';
 import type { PodnetNetworkDriver } from './network-driver';
 import { hostVethName } from '../dataplane/names';
+import type { OverlayState } from '../dataplane/ovs-rules';
 
 const debug = createDebug('podnet:reconcile');
 
@@ -13,6 +14,7 @@ export interface ReconcileReport {
   readonly orphanVeths: number;
   readonly reclaimedAddresses: number;
   readonly hostPortErrors: readonly string[];
+  readonly overlayWarning?: string;
 }
 
 /**
@@ -26,6 +28,8 @@ export async function reconcile(deps: {
   dataplane: Dataplane;
   ipam: Ipam;
   driver: PodnetNetworkDriver;
+  /** The overlay this node should have now (undefined: single node). */
+  overlay?: () => OverlayState | undefined;
 }): Promise<ReconcileReport> {
   const { store, dataplane, ipam, driver } = deps;
   if (store.listNetworks().length === 0) {
@@ -33,6 +37,7 @@ export async function reconcile(deps: {
     return { deadEndpoints: 0, orphanVeths: 0, reclaimedAddresses: ipam.reclaim(), hostPortErrors: [] };
   }
   await dataplane.ensureNode();
+  const overlayWarning = await dataplane.ensureOverlay(deps.overlay?.());
   // Endpoints are read before the veths are listed: a veth recorded after this read is not judged.
   const endpoints = store.listEndpoints();
   const veths = new Set(await dataplane.listEndpointVeths());
@@ -61,5 +66,5 @@ export async function reconcile(deps: {
   }
   await dataplane.applyFirewall(driver.firewallState(), { checkJumps: true });
   const reclaimedAddresses = ipam.reclaim();
-  return { deadEndpoints: dead, orphanVeths: orphans.length, reclaimedAddresses, hostPortErrors };
+  return { deadEndpoints: dead, orphanVeths: orphans.length, reclaimedAddresses, hostPortErrors, ...(overlayWarning ? { overlayWarning } : {}) };
 }

@@ -5,6 +5,7 @@
  */
 import { ConflictError } from '../../src/errors';
 import type { Dataplane } from '../../src/dataplane/dataplane';
+import type { OverlayState } from '../../src/dataplane/ovs-rules';
 import type { FirewallState } from '../../src/dataplane/firewall-rules';
 import { containerVethName, hostVethName } from '../../src/dataplane/names';
 import type { Protocol } from '../../src/model/types';
@@ -65,6 +66,15 @@ export class FakeDataplane implements Dataplane {
     this.nodeUp = false;
     this.firewall = undefined;
     this.veths.clear();
+  }
+
+  /** The overlay last asked for (undefined: none). */
+  overlay: OverlayState | undefined;
+
+  async ensureOverlay(state: OverlayState | undefined): Promise<string | undefined> {
+    this.record('ensureOverlay', state);
+    this.overlay = state;
+    return undefined;
   }
 
   async underlayMtu(): Promise<number> {

@@ -1,0 +1,97 @@
+import { formatCidr, formatIpv4, type Ipv4Cidr } from '../model/cidr';
+import type { Topology, TunnelType } from '../settings';
+
+/** Names of podnet's OVS side. The veth pair joins kbr0 and obr0. */
+export const OVS_NAMES = {
+  linkOnBridge: 'podnet-kbr', // the end enslaved to kbr0
+  linkOnOvs: 'podnet-obr', // the end added to obr0
+  flowTunnel: 'podnet-tun', // flow topology: one flow-based tunnel port
+} as const;
+
+export const LINK_OFPORT = 1;
+export const TUNNEL_OFPORT = 2;
+
+export interface OverlayPeer {
+  readonly name: string;
+  readonly ip: number;
+  readonly subnet: Ipv4Cidr;
+}
+
+/** Everything the overlay of one node should be. */
+export interface OverlayState {
+  readonly ovsBridge: string;
+  readonly datapath: 'system' | 'netdev';
+  readonly tunnel: TunnelType;
+  readonly topology: Topology;
+  readonly vxlanPort: number;
+  readonly vni: number;
+  readonly peers: readonly OverlayPeer[];
+}
+
+/** Mesh: one tunnel port per peer, named after its underlay address (stays within 15 characters). */
+export function meshPortName(ip: number): string {
+  return `pnt-${(ip >>> 0).toString(16).padStart(8, '0')}`;
+}
+
+function tunnelInterfaceArgs(port: string, s: OverlayState, remote: string, extra: string[]): string[] {
+  const options = [`type=${s.tunnel}`, `options:remote_ip=${remote}`];
+  if (s.tunnel === 'vxlan') options.push(`options:dst_port=${s.vxlanPort}`);
+  return ['--', 'set', 'interface', port, ...options, ...extra];
+}
+
+/** The ports obr0 should have. */
+export function desiredPorts(s: OverlayState): string[] {
+  if (s.topology === 'flow') return [OVS_NAMES.linkOnOvs, OVS_NAMES.flowTunnel];
+  return [OVS_NAMES.linkOnOvs, ...s.peers.map((p) => meshPortName(p.ip))];
+}
+
+/**
+ * One ovs-vsctl transaction that makes obr0, its link port and tunnel ports exist as desired,
+ * and deletes podnet ports that should not be there. Idempotent (--may-exist, set).
+ */
+export function buildVsctlTransaction(s: OverlayState, existingPorts: readonly string[]): string[] {
+  const br = s.ovsBridge;
+  const args: string[] = ['--may-exist', 'add-br', br, '--', 'set', 'bridge', br, `datapath_type=${s.datapath}`];
+  if (s.topology === 'flow') {
+    // No flooding, no loops, no STP: only the flows podnet writes forward anything.
+    args.push('fail-mode=secure', 'rstp_enable=false', 'stp_enable=false');
+  } else {
+    // The seed's full mesh: normal learning switch, RSTP breaks the loops (classic STP would hold a new port ~30 s).
+    args.push('rstp_enable=true', 'stp_enable=false', '--', 'clear', 'bridge', br, 'fail_mode');
+  }
+  args.push('--', '--may-exist', 'add-port', br, OVS_NAMES.linkOnOvs, '--', 'set', 'interface', OVS_NAMES.linkOnOvs, `ofport_request=${LINK_OFPORT}`);
+  if (s.topology === 'mesh') {
+    args.push('--', 'set', 'port', OVS_NAMES.linkOnOvs, 'other_config:rstp-port-admin-edge=true', 'other_config:rstp-port-auto-edge=false');
+  }
+  if (s.topology === 'flow') {
+    args.push('--', '--may-exist', 'add-port', br, OVS_NAMES.flowTunnel);
+    args.push(...tunnelInterfaceArgs(OVS_NAMES.flowTunnel, s, 'flow', ['options:key=flow', `ofport_request=${TUNNEL_OFPORT}`]));
+  } else {
+    for (const p of s.peers) {
+      const port = meshPortName(p.ip);
+      args.push('--', '--may-exist', 'add-port', br, port);
+      args.push(...tunnelInterfaceArgs(port, s, formatIpv4(p.ip), s.tunnel === 'vxlan' ? [`options:key=${s.vni}`] : []));
+    }
+  }
+  const wanted = new Set(desiredPorts(s));
+  for (const port of existingPorts) if (!wanted.has(port)) args.push('--', '--if-exists', 'del-port', br, port);
+  return args;
+}
+
+/**
+ * The complete flow table of obr0 (ovs-ofctl replace-flows: only differences are applied, so a
+ * reconcile puts back exactly what is missing). Flow topology: per peer, IP and ARP for its node
+ * subnet go to its underlay address; whatever comes from the tunnel goes to kbr0.
+ */
+export function buildFlows(s: OverlayState): string {
+  if (s.topology === 'mesh') return 'table=0,priority=0,actions=NORMAL\n';
+  const lines: string[] = [];
+  for (const p of s.peers) {
+    const to = `actions=set_field:${formatIpv4(p.ip)}->tun_dst,set_field:${s.vni}->tun_id,output:${TUNNEL_OFPORT}`;
+    const subnet = formatCidr(p.subnet);
+    lines.push(`table=0,priority=100,in_port=${LINK_OFPORT},ip,nw_dst=${subnet},${to}`);
+    lines.push(`table=0,priority=100,in_port=${LINK_OFPORT},arp,arp_tpa=${subnet},${to}`);
+  }
+  lines.push(`table=0,priority=100,in_port=${TUNNEL_OFPORT},tun_id=${s.vni},actions=output:${LINK_OFPORT}`);
+  return lines.join('\n') + '\n';
+}
