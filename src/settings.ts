@@ -111,9 +111,8 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
 
   const clusterCidr = cidr('PODNET_CLUSTER_CIDR', need('PODNET_CLUSTER_CIDR'));
   const nodeSubnet = cidr('PODNET_NODE_SUBNET', need('PODNET_NODE_SUBNET'));
-  if (!covers(clusterCidr, nodeSubnet)) {
-    fail('PODNET_NODE_SUBNET', formatCidr(nodeSubnet), `it must lie inside the cluster CIDR ${formatCidr(clusterCidr)}`);
-  }
+  // Whether the node subnet lies in the cluster CIDR is checked once a cluster file (which may
+  // set both) has been read: checkSingleNode() below, or the file's own validation.
   if (nodeSubnet.prefix > 29) {
     fail('PODNET_NODE_SUBNET', formatCidr(nodeSubnet), 'it must be a /29 or larger (network, gateway, broadcast and at least one pod)');
   }
@@ -144,4 +143,11 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     explicit: new Set(Object.keys(SETTINGS).filter((k) => env[k] !== undefined && env[k] !== '')),
     addressGraceMs: intIn('PODNET_ADDRESS_GRACE_SECONDS', need('PODNET_ADDRESS_GRACE_SECONDS'), 1, 86400) * 1000,
   };
+}
+
+/** Single-node mode (no cluster file): the node subnet must lie inside the cluster CIDR. */
+export function checkSingleNode(s: Settings): void {
+  if (!covers(s.clusterCidr, s.nodeSubnet)) {
+    fail('PODNET_NODE_SUBNET', formatCidr(s.nodeSubnet), `it must lie inside the cluster CIDR ${formatCidr(s.clusterCidr)}`);
+  }
 }

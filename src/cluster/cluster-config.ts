@@ -1,6 +1,6 @@
 import { SettingsError } from '../errors';
 import { formatCidr, formatIpv4, gatewayOf, sameCidr } from '../model/cidr';
-import type { Settings } from '../settings';
+import { checkSingleNode, type Settings } from '../settings';
 import type { ClusterNode, ClusterSpec } from './cluster-file';
 
 /** The VXLAN VNI / GRE key used when the cluster file names none. */
@@ -32,7 +32,10 @@ function conflict(variable: string, local: string, file: string, path: string): 
  * PODNET_* value that says otherwise is an error (a node on GRE and another on VXLAN fail silently).
  */
 export function resolveCluster(base: Settings, spec: ClusterSpec | undefined, local: LocalIdentity): ClusterConfig {
-  if (!spec) return { settings: base, vni: DEFAULT_VNI, self: undefined, peers: [] };
+  if (!spec) {
+    checkSingleNode(base);
+    return { settings: base, vni: DEFAULT_VNI, self: undefined, peers: [] };
+  }
   const path = base.clusterFile;
   const has = (v: string): boolean => base.explicit.has(v);
   if (has('PODNET_CLUSTER_CIDR') && !sameCidr(base.clusterCidr, spec.clusterCidr)) {
@@ -75,7 +78,7 @@ function findSelf(base: Settings, spec: ClusterSpec, local: LocalIdentity): Clus
   const byIp = spec.nodes.filter((n) => local.addresses.has(n.ip));
   if (byIp.length === 1 && byIp[0]) return byIp[0];
   if (byIp.length > 1) {
-    throw new SettingsError(`several cluster-file entries (${byIp.map((n) => n.name).join(', ')}) have an ip of this host: set PODNET_NODE_NAME`);
+    throw new SettingsError(`several entries of the cluster file ${base.clusterFile} (${byIp.map((n) => n.name).join(', ')}) have an ip of this host: set PODNET_NODE_NAME`);
   }
   const byName = spec.nodes.find((n) => n.name === local.hostname);
   if (byName) return byName;

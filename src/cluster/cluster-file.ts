@@ -1,4 +1,4 @@
-import { covers, formatCidr, overlaps, parseCidr, parseIpv4, type Ipv4Cidr } from '../model/cidr';
+import { contains, covers, formatCidr, overlaps, parseCidr, parseIpv4, type Ipv4Cidr } from '../model/cidr';
 import type { Topology, TunnelType } from '../settings';
 
 /** One node of the cluster file: its name, underlay address (tunnel endpoint) and pod subnet. */
@@ -64,6 +64,7 @@ export function parseClusterFile(text: string): ClusterSpec {
   } catch (err) {
     return bad('clusterCIDR', (err as Error).message);
   }
+  if (clusterCidr.prefix < 8) bad('clusterCIDR', `${formatCidr(clusterCidr)} is too large: a prefix of /8 or longer is expected`);
   const tunnel = optionalEnum(obj, 'tunnel', ['gre', 'vxlan'] as const);
   const topology = optionalEnum(obj, 'topology', ['flow', 'mesh'] as const);
   const vxlanPort = optionalInt(obj, 'vxlanPort', 1, 65535);
@@ -86,6 +87,9 @@ export function parseClusterFile(text: string): ClusterSpec {
     } catch (err) {
       return bad(at, `ip: ${(err as Error).message}`);
     }
+    const first = ip >>> 24;
+    if (first === 0 || first === 127 || first >= 224) bad(at, `ip ${e['ip']} cannot be a tunnel endpoint (unspecified, loopback or multicast)`);
+    if (contains(clusterCidr, ip)) bad(at, `ip ${e['ip']} lies inside clusterCIDR ${formatCidr(clusterCidr)}: the underlay address must be outside the pod network`);
     if (typeof e['subnet'] !== 'string') bad(at, 'subnet is required, e.g. "10.244.1.0/24"');
     let subnet: Ipv4Cidr;
     try {

@@ -33,10 +33,18 @@ export function meshPortName(ip: number): string {
   return `pnt-${(ip >>> 0).toString(16).padStart(8, '0')}`;
 }
 
-function tunnelInterfaceArgs(port: string, s: OverlayState, remote: string, extra: string[]): string[] {
-  const options = [`type=${s.tunnel}`, `options:remote_ip=${remote}`];
-  if (s.tunnel === 'vxlan') options.push(`options:dst_port=${s.vxlanPort}`);
-  return ['--', 'set', 'interface', port, ...options, ...extra];
+/**
+ * Sets the whole options map at once, so a live change (vxlan -> gre, a new key) leaves no stale
+ * option behind. Values are quoted: ovs-vsctl takes bare strings only when they start with a letter.
+ */
+function tunnelInterfaceArgs(port: string, s: OverlayState, options: Record<string, string>, extra: string[]): string[] {
+  const all = { ...options, ...(s.tunnel === 'vxlan' ? { dst_port: String(s.vxlanPort) } : {}) };
+  const map = Object.entries(all).map(([k, v]) => `${k}="${v}"`).join(',');
+  return ['--', 'set', 'interface', port, `type=${s.tunnel}`, `options={${map}}`, ...extra];
+}
+
+export function isPodnetPort(port: string): boolean {
+  return port === OVS_NAMES.linkOnOvs || port === OVS_NAMES.flowTunnel || /^pnt-[0-9a-f]{8}$/.test(port);
 }
 
 /** The ports obr0 should have. */
@@ -65,16 +73,20 @@ export function buildVsctlTransaction(s: OverlayState, existingPorts: readonly s
   }
   if (s.topology === 'flow') {
     args.push('--', '--may-exist', 'add-port', br, OVS_NAMES.flowTunnel);
-    args.push(...tunnelInterfaceArgs(OVS_NAMES.flowTunnel, s, 'flow', ['options:key=flow', `ofport_request=${TUNNEL_OFPORT}`]));
+    args.push(...tunnelInterfaceArgs(OVS_NAMES.flowTunnel, s, { remote_ip: 'flow', key: 'flow' }, [`ofport_request=${TUNNEL_OFPORT}`]));
   } else {
     for (const p of s.peers) {
       const port = meshPortName(p.ip);
       args.push('--', '--may-exist', 'add-port', br, port);
-      args.push(...tunnelInterfaceArgs(port, s, formatIpv4(p.ip), s.tunnel === 'vxlan' ? [`options:key=${s.vni}`] : []));
+      // Mesh GRE carries no key (38 bytes of overhead, DESIGN.md); VXLAN always has its VNI.
+      args.push(...tunnelInterfaceArgs(port, s, { remote_ip: formatIpv4(p.ip), ...(s.tunnel === 'vxlan' ? { key: String(s.vni) } : {}) }, []));
     }
   }
+  // Only podnet's own ports go: an administrator's ports on obr0 are left alone.
   const wanted = new Set(desiredPorts(s));
-  for (const port of existingPorts) if (!wanted.has(port)) args.push('--', '--if-exists', 'del-port', br, port);
+  for (const port of existingPorts) {
+    if (!wanted.has(port) && isPodnetPort(port)) args.push('--', '--if-exists', 'del-port', br, port);
+  }
   return args;
 }
 

@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import request from 'supertest';
 import { reconcile } from '../../src/driver/reconcile';
 import type { CreateNetworkRequest } from '../../src/driver/protocol';
-import { formatIpv4, parseIpv4 } from '../../src/model/cidr';
+import { formatIpv4, parseCidr, parseIpv4 } from '../../src/model/cidr';
+import type { OverlayState } from '../../src/dataplane/ovs-rules';
 import { hexId, makeWorld, type World } from './helpers';
 import { portKey } from './fake-dataplane';
 
@@ -187,6 +188,35 @@ describe('driver: reconcile', () => {
     assert.match(report.hostPortErrors[0] ?? '', /8080/);
     assert.ok(w.store.getEndpoint(ep));
     assert.deepEqual(w.dataplane.firewall?.hostPorts.map((h) => formatIpv4(h.podIp)), [addr.split('/')[0]], 'the rule still forwards the port');
+  });
+
+  test('the overlay: ensured after the node with what the cluster asks for, its warning reported; none with no network', async (t) => {
+    const w = await world(t);
+    const overlay: OverlayState = {
+      ovsBridge: 'obr0',
+      datapath: 'netdev',
+      tunnel: 'gre',
+      topology: 'flow',
+      vxlanPort: 8472,
+      vni: 1,
+      peers: [{ name: 'node2', ip: parseIpv4('192.0.2.12'), subnet: parseCidr('10.244.2.0/24') }],
+    };
+    const deps = { store: w.store, dataplane: w.dataplane, ipam: w.ipam, driver: w.network, overlay: () => overlay };
+    await reconcile(deps);
+    assert.equal(w.dataplane.callsOf('ensureOverlay').length, 0, 'no network: no overlay work');
+    await withNetwork(w);
+    w.dataplane.calls.length = 0;
+    const first = await reconcile(deps);
+    assert.equal(first.overlayWarning, undefined);
+    assert.ok(!('overlayWarning' in first));
+    assert.deepEqual(w.dataplane.calls.map((c) => c.method).slice(0, 2), ['ensureNode', 'ensureOverlay']);
+    assert.equal(w.dataplane.overlay, overlay);
+    w.dataplane.overlayWarning = 'tunnels cannot leave';
+    assert.equal((await reconcile(deps)).overlayWarning, 'tunnels cannot leave');
+    // Single node (no overlay function, or one that says none): ensureOverlay(undefined) removes obr0.
+    await reconcile({ ...deps, overlay: undefined });
+    assert.deepEqual(w.dataplane.callsOf('ensureOverlay').at(-1)?.args, [undefined]);
+    assert.equal(w.dataplane.overlay, undefined);
   });
 
   test('reconcile is idempotent: a second run changes nothing', async (t) => {

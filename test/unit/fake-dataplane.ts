@@ -70,11 +70,13 @@ export class FakeDataplane implements Dataplane {
 
   /** The overlay last asked for (undefined: none). */
   overlay: OverlayState | undefined;
+  /** What ensureOverlay reports, as the Linux one does when the host cannot carry tunnels. */
+  overlayWarning: string | undefined;
 
   async ensureOverlay(state: OverlayState | undefined): Promise<string | undefined> {
     this.record('ensureOverlay', state);
     this.overlay = state;
-    return undefined;
+    return this.overlayWarning;
   }
 
   async underlayMtu(): Promise<number> {

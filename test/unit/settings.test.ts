@@ -2,12 +2,18 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SettingsError } from '../../src/errors';
 import { formatCidr, formatIpv4 } from '../../src/model/cidr';
-import { SETTINGS, loadSettings } from '../../src/settings';
+import { resolveCluster } from '../../src/cluster/cluster-config';
+import { SETTINGS, checkSingleNode, loadSettings } from '../../src/settings';
 
 /** Asserts loadSettings refuses env with a SettingsError whose message names `name` and matches `re`. */
 function refuses(env: Record<string, string>, name: string, re?: RegExp): void {
+  refusesWith(() => loadSettings(env), env, name, re);
+}
+
+/** Asserts `fn` throws a one-line SettingsError whose message names `name` and matches `re`. */
+function refusesWith(fn: () => unknown, env: Record<string, string>, name: string, re?: RegExp): void {
   assert.throws(
-    () => loadSettings(env),
+    fn,
     (err: unknown) => {
       assert.ok(err instanceof SettingsError, `expected a SettingsError, got ${String(err)}`);
       assert.equal(err.code, 'PODNET_ERR_SETTINGS');
@@ -122,16 +128,24 @@ describe('settings: validation', () => {
     refuses({ PODNET_CLUSTER_CIDR: '0.0.0.0/0' }, 'PODNET_CLUSTER_CIDR', /\/8 or longer/);
   });
 
-  test('node subnet: not a CIDR, host bits, outside the cluster, larger than the cluster, smaller than /29', () => {
+  test('node subnet: not a CIDR, host bits, smaller than /29', () => {
     refuses({ PODNET_NODE_SUBNET: '10.244.1.0' }, 'PODNET_NODE_SUBNET');
     refuses({ PODNET_NODE_SUBNET: '10.244.1.1/24' }, 'PODNET_NODE_SUBNET', /host bits/);
-    refuses({ PODNET_NODE_SUBNET: '10.245.1.0/24' }, 'PODNET_NODE_SUBNET', /inside the cluster CIDR 10\.244\.0\.0\/16/);
-    refuses({ PODNET_NODE_SUBNET: '10.0.0.0/8' }, 'PODNET_NODE_SUBNET', /inside the cluster CIDR/);
-    refuses({ PODNET_CLUSTER_CIDR: '10.96.0.0/12' }, 'PODNET_NODE_SUBNET', /inside the cluster CIDR 10\.96\.0\.0\/12/);
     refuses({ PODNET_NODE_SUBNET: '10.244.1.0/30' }, 'PODNET_NODE_SUBNET', /\/29 or larger/);
     refuses({ PODNET_NODE_SUBNET: '10.244.1.1/32' }, 'PODNET_NODE_SUBNET');
     assert.equal(formatCidr(loadSettings({ PODNET_NODE_SUBNET: '10.244.1.8/29' }).nodeSubnet), '10.244.1.8/29');
     assert.equal(formatIpv4(loadSettings({ PODNET_NODE_SUBNET: '10.244.1.16/28' }).gateway), '10.244.1.17');
+  });
+
+  test('node subnet outside (or larger than) the cluster CIDR: loadSettings leaves that to the cluster file or checkSingleNode', () => {
+    // A cluster file may set both, so loadSettings cannot know yet which cluster CIDR counts.
+    assert.equal(formatCidr(loadSettings({ PODNET_NODE_SUBNET: '10.245.1.0/24' }).nodeSubnet), '10.245.1.0/24');
+    assert.equal(formatCidr(loadSettings({ PODNET_NODE_SUBNET: '10.0.0.0/8' }).nodeSubnet), '10.0.0.0/8');
+    const s = loadSettings({ PODNET_CLUSTER_CIDR: '10.96.0.0/12' });
+    assert.equal(formatCidr(s.clusterCidr), '10.96.0.0/12');
+    assert.equal(formatCidr(s.nodeSubnet), '10.244.1.0/24');
+    const t = loadSettings({ PODNET_CLUSTER_CIDR: '10.96.0.0/12', PODNET_NODE_SUBNET: '10.100.7.0/24' });
+    assert.equal(formatCidr(t.nodeSubnet), '10.100.7.0/24');
   });
 
   test('tunnel, topology and datapath accept only their values, and list them', () => {
@@ -191,5 +205,35 @@ describe('settings: validation', () => {
 
   test('the value is quoted in the message', () => {
     refuses({ PODNET_TUNNEL: 'ipip' }, 'PODNET_TUNNEL', /PODNET_TUNNEL="ipip" is invalid/);
+  });
+});
+
+describe('settings: checkSingleNode (no cluster file)', () => {
+  const outside: [Record<string, string>, RegExp][] = [
+    [{ PODNET_NODE_SUBNET: '10.245.1.0/24' }, /PODNET_NODE_SUBNET="10\.245\.1\.0\/24" is invalid: it must lie inside the cluster CIDR 10\.244\.0\.0\/16/],
+    [{ PODNET_NODE_SUBNET: '10.0.0.0/8' }, /PODNET_NODE_SUBNET="10\.0\.0\.0\/8" is invalid: it must lie inside the cluster CIDR 10\.244\.0\.0\/16/],
+    [{ PODNET_CLUSTER_CIDR: '10.96.0.0/12' }, /PODNET_NODE_SUBNET="10\.244\.1\.0\/24" is invalid: it must lie inside the cluster CIDR 10\.96\.0\.0\/12/],
+    [{ PODNET_CLUSTER_CIDR: '10.244.0.0/24', PODNET_NODE_SUBNET: '10.244.0.0/23' }, /inside the cluster CIDR 10\.244\.0\.0\/24/],
+  ];
+
+  test('a node subnet outside the cluster CIDR, or larger than it, is refused naming PODNET_NODE_SUBNET and the cluster CIDR', () => {
+    for (const [env, re] of outside) refusesWith(() => checkSingleNode(loadSettings(env)), env, 'PODNET_NODE_SUBNET', re);
+  });
+
+  test('resolveCluster with no cluster file runs the same check', () => {
+    const local = { addresses: new Set<number>(), hostname: 'node1' };
+    for (const [env, re] of outside) refusesWith(() => resolveCluster(loadSettings(env), undefined, local), env, 'PODNET_NODE_SUBNET', re);
+  });
+
+  test('a node subnet inside the cluster CIDR, up to all of it, passes', () => {
+    for (const env of [
+      {},
+      { PODNET_NODE_SUBNET: '10.244.1.8/29' },
+      { PODNET_NODE_SUBNET: '10.244.255.0/24' },
+      { PODNET_NODE_SUBNET: '10.244.0.0/16' },
+      { PODNET_CLUSTER_CIDR: '10.96.0.0/12', PODNET_NODE_SUBNET: '10.100.7.0/24' },
+    ]) {
+      assert.equal(checkSingleNode(loadSettings(env)), undefined, JSON.stringify(env));
+    }
   });
 });
