@@ -58,7 +58,7 @@ export async function serve(): Promise<void> {
   }
   const ipam = new Ipam(store, { ...settings, graceMs: settings.addressGraceMs });
   const dataplane = new LinuxDataplane(settings, store, cluster.current.self?.ip);
-  const network = new PodnetNetworkDriver({ settings, store, ipam, dataplane });
+  const network = new PodnetNetworkDriver({ settings, store, ipam, dataplane, overlay: () => cluster.overlay() });
   const ipamDriver = new PodnetIpamDriver(ipam, (addr) => network.forgetEndpointsAt(addr));
 
   const reconciles = new SerialQueue();

@@ -95,8 +95,10 @@ export function buildVsctlTransaction(s: OverlayState, existingPorts: readonly s
  * reconcile puts back exactly what is missing). Flow topology: per peer, IP and ARP for its node
  * subnet go to its underlay address; whatever comes from the tunnel goes to kbr0.
  */
-export function buildFlows(s: OverlayState): string {
+export function buildFlows(s: OverlayState, ofports: { link: number; tunnel: number } = { link: LINK_OFPORT, tunnel: TUNNEL_OFPORT }): string {
   if (s.topology === 'mesh') return 'table=0,priority=0,actions=NORMAL\n';
+  const LINK_OFPORT = ofports.link;
+  const TUNNEL_OFPORT = ofports.tunnel;
   const lines: string[] = [];
   for (const p of s.peers) {
     const to = `actions=set_field:${formatIpv4(p.ip)}->tun_dst,set_field:${s.vni}->tun_id,output:${TUNNEL_OFPORT}`;

@@ -2,7 +2,7 @@ import createDebug from 'debug';
 import { CommandFailedError, PodnetError } from '../errors';
 import { ipBatch, ipJson, run } from './host';
 import { deleteLinks, linkExists } from './bridge';
-import { buildFlows, buildVsctlTransaction, OVS_NAMES, type OverlayState } from './ovs-rules';
+import { buildFlows, buildVsctlTransaction, LINK_OFPORT, OVS_NAMES, TUNNEL_OFPORT, type OverlayState } from './ovs-rules';
 import { formatIpv4 } from '../model/cidr';
 
 const debug = createDebug('podnet:ovs');
@@ -62,7 +62,17 @@ export class OvsOverlay {
       .map((l) => l.trim())
       .filter(Boolean);
     await ovs('ovs-vsctl', buildVsctlTransaction(s, existing));
-    await ovs('ovs-ofctl', ['replace-flows', s.ovsBridge, '-'], buildFlows(s));
+    // ofport_request is only a request: a port deleted and another added in one transaction can
+    // leave the new one on another number. The flows use the numbers OVS really gave.
+    let ofports = { link: LINK_OFPORT, tunnel: TUNNEL_OFPORT };
+    if (s.topology === 'flow') {
+      const [link, tunnel] = (await ovs('ovs-vsctl', ['get', 'interface', OVS_NAMES.linkOnOvs, 'ofport', '--', 'get', 'interface', OVS_NAMES.flowTunnel, 'ofport']))
+        .split('\n')
+        .map((l) => Number(l.trim()));
+      if (link !== undefined && link > 0 && tunnel !== undefined && tunnel > 0) ofports = { link, tunnel };
+    }
+    // OpenFlow 1.4 bundles: the new table replaces the old atomically (no gap in forwarding).
+    await ovs('ovs-ofctl', ['-O', 'OpenFlow14', '--bundle', 'replace-flows', s.ovsBridge, '-'], buildFlows(s, ofports));
     debug('%s: %s/%s, %d peer(s)', s.ovsBridge, s.tunnel, s.topology, s.peers.length);
   }
 
@@ -71,7 +81,9 @@ export class OvsOverlay {
     if (s.datapath !== 'netdev') return undefined;
     const iface = await interfaceWithAddress(selfIp);
     if (!iface) return `this node's cluster ip ${formatIpv4(selfIp)} is on no interface: tunnels cannot leave; put it on the underlay interface`;
-    const onOvs = await ovs('ovs-vsctl', ['port-to-br', iface]).then(() => true, () => false);
+    // The address sits on a bridge's own local port (brphy) or on an internal port of a bridge.
+    const ok = (args: string[]): Promise<boolean> => ovs('ovs-vsctl', args).then(() => true, () => false);
+    const onOvs = (await ok(['br-exists', iface])) || (await ok(['iface-to-br', iface]));
     if (onOvs) return undefined;
     return (
       `the OVS userspace datapath (netdev) sends tunnel traffic only from an address on an OVS bridge, and ${formatIpv4(selfIp)} is on ${iface}: ` +

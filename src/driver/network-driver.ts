@@ -6,6 +6,7 @@ import type { EndpointRecord, NetworkRecord } from '../model/types';
 import type { Dataplane } from '../dataplane/dataplane';
 import type { FirewallState } from '../dataplane/firewall-rules';
 import { endpointMtu } from '../dataplane/mtu';
+import type { OverlayState } from '../dataplane/ovs-rules';
 import { ANY_POOL, type Ipam } from '../ipam/ipam';
 import type { Settings } from '../settings';
 import type { Store } from '../store/store';
@@ -31,6 +32,8 @@ export interface DriverDeps {
   readonly store: Store;
   readonly ipam: Ipam;
   readonly dataplane: Dataplane;
+  /** The overlay this node should have (multi-host); absent or undefined: single node. */
+  readonly overlay?: () => OverlayState | undefined;
 }
 
 /**
@@ -107,9 +110,11 @@ export class PodnetNetworkDriver implements NetworkDriver {
     try {
       await dataplane.ensureNode();
       await dataplane.applyFirewall(this.firewallState(), { checkJumps: true });
+      const warning = await dataplane.ensureOverlay(this.d.overlay?.());
+      if (warning) console.error(`podnet: ${warning}`);
     } catch (err) {
       store.deleteNetwork(req.NetworkID);
-      throw new PodnetError('PODNET_ERR_COMMAND_FAILED', `could not set up ${settings.bridge} and podnet's firewall chains: ${errorMessage(err)}`, { cause: err });
+      throw new PodnetError('PODNET_ERR_COMMAND_FAILED', `could not set up ${settings.bridge}, ${settings.ovsBridge} and podnet's firewall chains: ${errorMessage(err)}`, { cause: err });
     }
     debug('network %s created (mtu %d, internal %s)', req.NetworkID.slice(0, 12), mtu, opts.internal);
     return {};

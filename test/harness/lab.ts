@@ -17,6 +17,9 @@
  * /sys/class/net shows the host's own links), a fresh tmpfs over /run and per-host folders bound
  * over /etc/docker, /etc/podnet, /etc/openvswitch, /var/lib/{openvswitch,docker,containerd,podnet}
  * and /var/log/openvswitch. containerd, dockerd and podnet run inside with their default paths.
+ * With `addHost(name, { ovs: true })` the host also runs its own Open vSwitch (ovsdb-server +
+ * ovs-vswitchd, default paths) and, as an administrator prepares a userspace-datapath node, has
+ * its underlay NIC eth0 in the OVS bridge brphy with the underlay address on brphy (./ovs.ts).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as crypto from 'node:crypto';
@@ -24,6 +27,16 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { formatArgv, run, sleep, waitFor, WaitAbort, type RunOptions, type RunResult } from './exec';
+import {
+  prepareUnderlayOnOvs,
+  startOvs,
+  UNDERLAY_BRIDGE,
+  UNDERLAY_NIC,
+  WRITE_FILE_SCRIPT,
+  type OvsProcesses,
+  type PrepareUnderlayOptions,
+  type StartOvsOptions,
+} from './ovs';
 
 // ---------------------------------------------------------------------------------------------
 // Constants
@@ -643,6 +656,8 @@ export class TestHost extends LabNode {
   private containerd: Spawned | undefined;
   private dockerd: Spawned | undefined;
   private podnet: Spawned | undefined;
+  private ovs: OvsProcesses | undefined;
+  private underlayOnOvs = false;
 
   protected enter(): string[] {
     return ['nsenter', `--mount=/proc/${this.holderPid}/ns/mnt`, `--net=/run/netns/${this.ns}`, '--'];
@@ -781,6 +796,94 @@ export class TestHost extends LabNode {
   }
 
   /**
+   * Start Open vSwitch inside the host as on a real node: `ovsdb-tool create
+   * /etc/openvswitch/conf.db` (if missing), ovsdb-server (punix:/run/openvswitch/db.sock,
+   * --pidfile) and ovs-vswitchd (--pidfile), both tracked by pid (stopped by stopOvs()/destroy()),
+   * `ovs-vsctl --no-wait init`, external_ids hostname/system-id; returns once vswitchd has applied
+   * a change and `ovs-vsctl show` answers. Logs: <host>/logs/*.out and the host's
+   * /var/log/openvswitch (hostPath('/var/log/openvswitch')).
+   */
+  async startOvs(opts: StartOvsOptions = {}): Promise<{ ovsdbServer: number; vswitchd: number }> {
+    this.assertUsable();
+    if (!this.ovs || this.ovs.ovsdbServer.hasExited || this.ovs.vswitchd.hasExited) {
+      if (this.ovs) await this.stopOvs();
+      this.ovs = await startOvs(this, this.hostPath('/var/log/openvswitch'), opts);
+    }
+    return { ovsdbServer: this.ovs.ovsdbServer.pid, vswitchd: this.ovs.vswitchd.pid };
+  }
+
+  /** The pids of ovsdb-server and ovs-vswitchd while both run. */
+  get ovsPids(): { ovsdbServer: number; vswitchd: number } | undefined {
+    const o = this.ovs;
+    if (!o || o.ovsdbServer.hasExited || o.vswitchd.hasExited) return undefined;
+    return { ovsdbServer: o.ovsdbServer.pid, vswitchd: o.vswitchd.pid };
+  }
+
+  /** Stop ovs-vswitchd, then ovsdb-server (SIGTERM by pid, SIGKILL after 5 s). The database stays. */
+  async stopOvs(): Promise<void> {
+    const o = this.ovs;
+    if (!o) return;
+    await stopProcess(o.vswitchd, 'SIGTERM', 5000);
+    await stopProcess(o.ovsdbServer, 'SIGTERM', 5000);
+  }
+
+  /**
+   * The administrator's preparation of a userspace-datapath node (idempotent; part of
+   * `addHost(name, { ovs: true })` unless `underlayOnOvs: false`): eth0 into the OVS bridge brphy
+   * (datapath_type=netdev, eth0's MAC), the underlay address and default route moved from eth0
+   * to brphy, offloads off on eth0 (`tx tso gso gro`) and on the lab switch's port facing eth0
+   * (`tx tso gso`: a real wire delivers MTU-sized, checksummed frames), and an nftables netdev
+   * ingress drop on eth0 so that only OVS takes eth0's frames (not the kernel stack as well).
+   * See ovs.ts for why each step is there and which offloads are load-bearing.
+   */
+  async prepareUnderlayOnOvs(opts: PrepareUnderlayOptions = {}): Promise<void> {
+    this.assertUsable();
+    if (!this.ovsPids) throw new Error(`${this.name}: start Open vSwitch first (startOvs() or addHost(..., { ovs: true }))`);
+    await prepareUnderlayOnOvs(
+      this,
+      {
+        switchExec: (argv) => run(['ip', 'netns', 'exec', this.lab.switchNs, ...argv]),
+        switchPort: this.switchPort,
+        prefixLen: UNDERLAY_PREFIXLEN,
+        gateway: OUTSIDE_IP,
+      },
+      opts,
+    );
+    this.underlayOnOvs = true;
+  }
+
+  /** The device holding the host's underlay address: 'brphy' after prepareUnderlayOnOvs(), else 'eth0'. */
+  get underlayDev(): string {
+    return this.underlayOnOvs ? UNDERLAY_BRIDGE : UNDERLAY_NIC;
+  }
+
+  /** `ovs-vsctl --timeout=20 ARGS` inside the host (its own ovsdb-server, default socket). */
+  ovsVsctl(args: readonly string[], opts?: RunOptions): Promise<RunResult> {
+    return this.exec(['ovs-vsctl', '--timeout=20', ...args], opts);
+  }
+
+  /** `ovs-ofctl ARGS` inside the host (e.g. ['add-flows', 'obr0', '-'] with opts.input). */
+  ovsOfctl(args: readonly string[], opts?: RunOptions): Promise<RunResult> {
+    return this.exec(['ovs-ofctl', ...args], opts);
+  }
+
+  /** `ovs-appctl --timeout=20 ARGS` inside the host (default target ovs-vswitchd). */
+  ovsAppctl(args: readonly string[], opts?: RunOptions): Promise<RunResult> {
+    return this.exec(['ovs-appctl', '--timeout=20', ...args], opts);
+  }
+
+  /**
+   * Write a file as seen inside the host (e.g. /etc/podnet/cluster.json), the way an
+   * administrator's editor does: parent folders created, content to a temporary name in the same
+   * folder, chmod, then rename over the target (one atomic change for a watcher).
+   */
+  async writeFile(insidePath: string, content: string, opts: { mode?: number } = {}): Promise<void> {
+    if (!insidePath.startsWith('/')) throw new Error(`writeFile: ${insidePath} is not an absolute path`);
+    const mode = (opts.mode ?? 0o644).toString(8);
+    await this.exec(['sh', '-c', WRITE_FILE_SCRIPT, 'write-file', insidePath, mode], { input: content });
+  }
+
+  /**
    * Start `node <repo>/bin/podnet.js serve` inside the host (DEBUG=podnet:* plus `env`), log to
    * podnet.log, and wait until the plugin socket accepts connections.
    */
@@ -854,6 +957,8 @@ export class TestHost extends LabNode {
     // Graceful stop first (dockerd tidies its state), then SIGKILL whatever is left.
     const graceful = [this.podnet, this.dockerd, this.containerd].filter((p): p is Spawned => !!p && !p.hasExited);
     await Promise.all(graceful.map((p) => stopProcess(p, 'SIGTERM', 5000).catch(() => undefined)));
+    // Open vSwitch after its users: vswitchd, then ovsdb-server.
+    await this.stopOvs().catch(() => undefined);
     try {
       await super.destroy();
     } catch (err) {
@@ -926,6 +1031,15 @@ export interface AddHostOptions {
    * forwarding on and leaves the policy at ACCEPT (a host already configured as a router).
    */
   ipForward?: boolean;
+  /**
+   * Run Open vSwitch inside the host (TestHost.startOvs(), default false) and, unless
+   * `underlayOnOvs: false`, prepare the host for the userspace datapath
+   * (TestHost.prepareUnderlayOnOvs(): eth0 in brphy, the underlay address on brphy).
+   * Open vSwitch starts before dockerd.
+   */
+  ovs?: boolean;
+  /** With `ovs: true`: move the underlay onto brphy (default true). */
+  underlayOnOvs?: boolean;
 }
 
 export interface Lab {
@@ -1013,6 +1127,10 @@ class LabImpl implements Lab {
     await this.plugIn(host);
     if (opts.ipForward) await sysctl(host.ns, 'net.ipv4.ip_forward', '1');
     await host.startHolder();
+    if (opts.ovs) {
+      await host.startOvs();
+      if (opts.underlayOnOvs !== false) await host.prepareUnderlayOnOvs();
+    }
     if (opts.docker) await host.startDocker();
     return host;
   }
@@ -1125,6 +1243,28 @@ export function labSkipReason(): string | undefined {
     const r = spawnSync(bin, ['-V'], { stdio: 'ignore' });
     if (r.error) return `the lab needs ${bin}`;
   }
+  return undefined;
+}
+
+/** labSkipReason() plus Open vSwitch (Debian openvswitch-switch), ethtool, nft, socat and iperf3. */
+export function ovsLabSkipReason(): string | undefined {
+  const base = labSkipReason();
+  if (base) return base;
+  for (const [bin, arg, pkg] of [
+    ['ovsdb-tool', '--version', 'openvswitch-switch'],
+    ['ovsdb-server', '--version', 'openvswitch-switch'],
+    ['ovs-vswitchd', '--version', 'openvswitch-switch'],
+    ['ovs-vsctl', '--version', 'openvswitch-switch'],
+    ['ovs-ofctl', '--version', 'openvswitch-switch'],
+    ['ethtool', '--version', 'ethtool'],
+    ['nft', '--version', 'nftables'],
+    ['socat', '-V', 'socat'],
+    ['iperf3', '--version', 'iperf3'],
+  ] as const) {
+    const r = spawnSync(bin, [arg], { stdio: 'ignore' });
+    if (r.error) return `the OVS lab needs ${bin} (Debian package ${pkg})`;
+  }
+  if (!fs.existsSync('/usr/share/openvswitch/vswitch.ovsschema')) return 'the OVS lab needs /usr/share/openvswitch/vswitch.ovsschema (openvswitch-common)';
   return undefined;
 }
 
