@@ -98,12 +98,13 @@ export async function serve(): Promise<void> {
     : 'single node';
   console.log(`podnet: serving ${settings.socket} (${mode}; node subnet ${formatCidr(settings.nodeSubnet)}; state ${settings.stateDir})`);
 
-  // Membership changes apply within seconds: the file is polled, and SIGHUP forces a re-read.
-  const onMembership = (): void => {
-    void ready.then(() => cluster.reload()).then((changed) => (changed ? runReconcile() : undefined));
+  // Membership changes apply within seconds: the file is polled. SIGHUP re-reads it and
+  // reconciles whatever changed or not (an administrator's "put everything back now").
+  const onMembership = (always: boolean) => (): void => {
+    void ready.then(() => cluster.reload()).then((changed) => (changed || always ? runReconcile() : undefined));
   };
-  const unwatch = cluster.watch(onMembership);
-  process.on('SIGHUP', onMembership);
+  const unwatch = cluster.watch(onMembership(false));
+  process.on('SIGHUP', onMembership(true));
 
   const timer = setInterval(() => {
     void ready.then(runReconcile);

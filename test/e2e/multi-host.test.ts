@@ -181,6 +181,45 @@ for (const c of CASES) {
       await h4.destroy();
     });
 
+    test('obr0 or a flow deleted by hand comes back at the next reconcile (SIGHUP), exactly as before', { skip: c.tunnel !== 'gre' || c.topology !== 'flow' }, async () => {
+      const h1 = hosts[0] as TestHost;
+      const before = await flowsAndPorts(h1);
+      const someFlow = before.flows.find((f) => f.includes('nw_dst=10.244.2.0/24'));
+      assert.ok(someFlow, 'a flow for n2');
+      await h1.ovsOfctl(['del-flows', 'obr0', 'ip,in_port=1,nw_dst=10.244.2.0/24']);
+      await h1.exec(['kill', '-HUP', String(h1.podnetPid)]);
+      await waitFor(async () => JSON.stringify(await flowsAndPorts(h1)) === JSON.stringify(before), 5000, 'the flow put back');
+      await h1.ovsVsctl(['del-br', 'obr0']);
+      await h1.exec(['kill', '-HUP', String(h1.podnetPid)]);
+      await waitFor(async () => JSON.stringify(await flowsAndPorts(h1).catch(() => ({}))) === JSON.stringify(before), 5000, 'obr0 put back');
+      assert.equal(await waitForValue(() => httpFromPod(h1, srv[1] as string), cli[0] as string, 5000), cli[0]);
+    });
+
+    test('a bad cluster file, or one that moves this node\'s subnet, is refused and the running configuration stays', { skip: c.tunnel !== 'gre' || c.topology !== 'flow' }, async () => {
+      const h1 = hosts[0] as TestHost;
+      const before = await flowsAndPorts(h1);
+      const good = clusterFile(c, hosts);
+      const duplicate = good.replace('"10.244.3.0/24"', '"10.244.2.0/24"');
+      await h1.writeFile('/etc/podnet/cluster.json', duplicate);
+      await waitFor(async () => /cluster change refused.*nodes\[2\] \(n3\).*overlaps n2/.test(h1.logs()), 5000, 'refusal naming the bad entry');
+      const moved = JSON.parse(good) as { nodes: { subnet: string }[] };
+      (moved.nodes[0] as { subnet: string }).subnet = '10.244.9.0/24';
+      await h1.writeFile('/etc/podnet/cluster.json', JSON.stringify(moved));
+      await waitFor(async () => /cluster change refused.*moves this node from 10\.244\.1\.0\/24/.test(h1.logs()), 5000, 'refusal of a subnet move');
+      assert.deepEqual(await flowsAndPorts(h1), before, 'running configuration kept');
+      assert.equal(await httpFromPod(h1, srv[2] as string), cli[0]);
+      await h1.writeFile('/etc/podnet/cluster.json', good);
+    });
+
+    test('on the userspace datapath without the underlay address on an OVS bridge, podnet says so', { skip: c.tunnel !== 'gre' || c.topology !== 'flow' }, async () => {
+      const h5 = await lab.addHost('n5', { docker: true, ovs: true, underlayOnOvs: false });
+      await h5.writeFile('/etc/podnet/cluster.json', clusterFile(c, [...hosts, h5]));
+      await h5.startPodnet();
+      await docker(h5, 'network', 'create', '-d', 'podnet', '--ipam-driver', 'podnet', 'podnet');
+      assert.match(h5.logs(), /sends tunnel traffic only from an address on an OVS bridge, and 192\.168\.200\.\d+ is on eth0/);
+      await h5.destroy();
+    });
+
     test('kill -9 and restart of podnet on one node: cross-node traffic keeps flowing, nothing is duplicated', async () => {
       const [h1, h2] = hosts as [TestHost, TestHost];
       const before = await flowsAndPorts(h2);
