@@ -37,14 +37,15 @@ function socketIsLive(path: string): Promise<boolean> {
 /** `podnet serve`: wiring only. Settings -> lock -> state -> dataplane -> drivers -> socket. */
 export async function serve(): Promise<void> {
   const base = loadSettings();
+  // Configuration errors first (they need no lock): settings, then the cluster file.
+  const datapath = base.ovsDatapath !== 'auto' ? base.ovsDatapath : existsSync('/sys/module/openvswitch') ? 'system' : 'netdev';
+  const cluster = await ClusterController.start(base, new StaticFileSource(base.clusterFile), datapath);
   mkdirSync(base.stateDir, { recursive: true, mode: 0o700 });
   const lock = acquireLock(base.stateDir);
   if (await socketIsLive(base.socket)) {
     lock.release();
     throw new LockedError(`${base.socket} is served by another running plugin: stop it first, or set PODNET_SOCKET`);
   }
-  const datapath = base.ovsDatapath !== 'auto' ? base.ovsDatapath : existsSync('/sys/module/openvswitch') ? 'system' : 'netdev';
-  const cluster = await ClusterController.start(base, new StaticFileSource(base.clusterFile), datapath);
   const settings = cluster.current.settings;
   const store = Store.open(settings.stateDir);
   const stray = store.listEndpoints().find((e) => !contains(settings.nodeSubnet, e.address));

@@ -295,8 +295,12 @@ test('lab-ovs: three hosts with their own Open vSwitch; underlay on brphy; GRE a
       assert.equal(seen.stdout.trim(), `${SUBNET(1)}.2`);
       gbits[`pod1 -> pod2 over ${type} (MTU ${mtu})`] = await iperf(pod1, pod2, `${SUBNET(2)}.2`);
       // The tunnel really carried it (and not some other path).
-      const tun = (await h1.ovsVsctl(['get', 'Interface', `obr0-${type}`, 'statistics:tx_packets'])).stdout.trim();
-      assert.ok(Number(tun) > 1000, `obr0-${type} tx_packets ${tun}`);
+      // vswitchd writes statistics to the database every 5 s: poll.
+      let tun = '';
+      await waitFor(async () => {
+        tun = (await h1.ovsVsctl(['get', 'Interface', `obr0-${type}`, 'statistics:tx_packets'])).stdout.trim();
+        return Number(tun) > 1000;
+      }, 12_000, `obr0-${type} tx_packets > 1000 (last ${tun})`);
     });
   }
 
