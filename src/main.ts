@@ -34,7 +34,7 @@ function socketIsLive(path: string): Promise<boolean> {
   });
 }
 
-/** `podnet serve`: wiring only. Settings -> lock -> state -> dataplane -> drivers -> socket. */
+/** `podnet serve`: wiring only. Settings -> cluster -> lock -> state -> dataplane -> drivers -> socket. */
 export async function serve(): Promise<void> {
   const base = loadSettings();
   // Configuration errors first (they need no lock): settings, then the cluster file.

@@ -1,4 +1,5 @@
 import { cleanup } from './cleanup';
+import { pod } from './pod';
 import { serve } from '../main';
 import { PodnetError, errorMessage } from '../errors';
 
@@ -7,12 +8,14 @@ const USAGE = `usage: podnet <command>
 commands:
   serve      run the Docker network + IPAM plugin (what npm start runs)
   cleanup    remove all podnet host state: veths, bridge, firewall chains, stored state
+  pod        pods: containers sharing one network namespace (podnet pod help)
   version    print the version
 `;
 
-const COMMANDS: Readonly<Record<string, () => Promise<void>>> = {
+const COMMANDS: Readonly<Record<string, (args: readonly string[]) => Promise<void>>> = {
   serve,
   cleanup,
+  pod,
   version: async () => {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     console.log((require('../../../package.json') as { version: string }).version);
@@ -20,7 +23,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<void>>> = {
 };
 
 export async function main(argv: readonly string[]): Promise<void> {
-  const [name] = argv;
+  const [name, ...args] = argv;
   const command = name === undefined ? undefined : COMMANDS[name];
   if (!command) {
     process.stderr.write(name === undefined || name === 'help' || name === '--help' ? USAGE : `podnet: unknown command "${name}"\n\n${USAGE}`);
@@ -28,7 +31,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     return;
   }
   try {
-    await command();
+    await command(args);
   } catch (err) {
     const prefix = err instanceof PodnetError ? '' : 'unexpected error: ';
     process.stderr.write(`podnet: ${prefix}${errorMessage(err)}\n`);
