@@ -950,7 +950,7 @@ export class TestHost extends LabNode {
       const ps = await this.docker(['ps', '-aq'], { allowFail: true, timeoutMs: 15_000 });
       const ids = ps.stdout.split(/\s+/).filter(Boolean);
       if (ids.length) {
-        const rm = await this.docker(['rm', '-f', ...ids], { allowFail: true, timeoutMs: 30_000 });
+        const rm = await this.docker(['rm', '-f', ...ids], { allowFail: true, timeoutMs: 90_000 });
         if (rm.code !== 0) errors.push(`docker rm -f: ${rm.stderr.trim()}`);
       }
     }
