@@ -65,7 +65,10 @@ export function buildVsctlTransaction(s: OverlayState, existingPorts: readonly s
     args.push('fail-mode=secure', 'rstp_enable=false', 'stp_enable=false');
   } else {
     // The seed's full mesh: normal learning switch, RSTP breaks the loops (classic STP would hold a new port ~30 s).
-    args.push('rstp_enable=true', 'stp_enable=false', '--', 'clear', 'bridge', br, 'fail_mode');
+    // Short RSTP timers (the minimum valid set: 2 x (forward delay - 1) >= max age) bound the fall-back to
+    // timers; tunnel ports are declared point-to-point so that RSTP can use its rapid handshake.
+    args.push('rstp_enable=true', 'stp_enable=false', 'other_config:rstp-forward-delay=4', 'other_config:rstp-max-age=6');
+    args.push('--', 'clear', 'bridge', br, 'fail_mode');
   }
   args.push('--', '--may-exist', 'add-port', br, OVS_NAMES.linkOnOvs, '--', 'set', 'interface', OVS_NAMES.linkOnOvs, `ofport_request=${LINK_OFPORT}`);
   if (s.topology === 'mesh') {
@@ -80,6 +83,7 @@ export function buildVsctlTransaction(s: OverlayState, existingPorts: readonly s
       args.push('--', '--may-exist', 'add-port', br, port);
       // Mesh GRE carries no key (38 bytes of overhead, DESIGN.md); VXLAN always has its VNI.
       args.push(...tunnelInterfaceArgs(port, s, { remote_ip: formatIpv4(p.ip), ...(s.tunnel === 'vxlan' ? { key: String(s.vni) } : {}) }, []));
+      args.push('--', 'set', 'port', port, 'other_config:rstp-port-admin-p2p-mac=true');
     }
   }
   // Only podnet's own ports go: an administrator's ports on obr0 are left alone.

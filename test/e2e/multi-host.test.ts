@@ -6,7 +6,8 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createLab, dockerLabSkipReason, type Lab, type TestHost } from '../harness/lab';
+import { join } from 'node:path';
+import { createLab, dockerLabSkipReason, REPO_ROOT, type Lab, type TestHost } from '../harness/lab';
 import { ensureTestImage, TEST_IMAGE } from '../harness/images';
 import { sleep, waitFor } from '../harness/exec';
 
@@ -151,6 +152,31 @@ for (const c of CASES) {
       const remote = await execIn(h1, 'cli', 'socat -T3 - TCP:10.244.2.1:7000,connect-timeout=3');
       assert.equal(remote.out, cli[0], 'pod -> another node (its kbr0 address), no NAT');
       assert.ok(h2);
+    });
+
+    test('pods (podnet pod) on two nodes reach each other by pod IP, and the server sees the client pod IP', { skip: c.tunnel !== 'gre' || c.topology !== 'flow' }, async () => {
+      const [h1, h2] = hosts as [TestHost, TestHost];
+      const pod = async (h: TestHost, args: string[]): Promise<string> => {
+        const r = await h.exec([process.execPath, join(REPO_ROOT, 'bin', 'podnet.js'), 'pod', ...args], {
+          allowFail: true,
+          timeoutMs: 60_000,
+          env: { ...process.env, PODNET_INFRA_IMAGE: IMG, PODNET_INFRA_COMMAND: 'sleep 2147483647' },
+        });
+        assert.equal(r.code, 0, r.stderr);
+        return r.stdout;
+      };
+      await pod(h2, ['run', 'server', '--image', IMG, '--', 'socat', 'TCP-LISTEN:8080,fork,reuseaddr', HTTP_PEER]);
+      await pod(h1, ['run', 'client', '--image', IMG, '--', 'sleep', '3600']);
+      const serverIp = (JSON.parse(await pod(h2, ['inspect', 'server'])) as { podIP: string }).podIP;
+      const clientIp = (JSON.parse(await pod(h1, ['inspect', 'client'])) as { podIP: string }).podIP;
+      assert.match(serverIp, /^10\.244\.2\.\d+$/);
+      const got = await waitForValue(async () => {
+        const r = await h1.docker(['exec', 'podnet_client_client_default', 'sh', '-c', `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | socat -T3 - TCP:${serverIp}:8080,connect-timeout=3`], { allowFail: true });
+        return (r.stdout.trim().split('\n').pop() ?? '').trim();
+      }, clientIp, 10_000);
+      assert.equal(got, clientIp);
+      await pod(h1, ['rm', 'client']);
+      await pod(h2, ['rm', 'server']);
     });
 
     test('a 4th node added to the cluster file at runtime is reachable, then removed cleanly', async () => {

@@ -125,6 +125,20 @@ describe('podnet pod with a real dockerd', { skip, timeout: 300_000 }, () => {
     assert.deepEqual((await inspect('web')).containers.map((c) => c.id), before.containers.map((c) => c.id));
   });
 
+  test('applying a changed manifest recreates only what changed; the hostname is the pod name', async () => {
+    const before = await inspect('web');
+    const r = await cli(['apply', '-f', '-'], WEB.replace('value: hi', 'value: hello'));
+    assert.equal(r.code, 0, r.err);
+    const after = await inspect('web');
+    const id = (p: Inspect, n: string): string | undefined => p.containers.find((c) => c.name === n)?.id;
+    assert.equal(id(after, 'POD'), id(before, 'POD'), 'infra kept');
+    assert.equal(id(after, 'server'), id(before, 'server'), 'unchanged container kept');
+    assert.notEqual(id(after, 'client'), id(before, 'client'), 'changed container recreated');
+    assert.equal(after.podIP, before.podIP);
+    await waitFor(async () => (await dexec('podnet_client_web_default', 'echo $GREETING')) === 'hello', 5000, 'new env');
+    assert.equal(await dexec('podnet_server_web_default', 'hostname'), 'web');
+  });
+
   test('an app container that crashes comes back (Always) with the same pod IP', async () => {
     const before = await inspect('web');
     // A crash, not `docker kill` (which Docker treats as a manual stop and does not restart).

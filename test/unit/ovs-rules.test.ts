@@ -54,7 +54,8 @@ const VSCTL: Record<string, { min: number; max: number; options: string[] }> = {
 };
 const TABLES = ['bridge', 'port', 'interface'];
 const COLUMN = /^[a-z][a-z_-]*$/;
-const SET_ARG = /^[a-z][a-z_-]*(:[a-z][a-z_-]*)?=\S+$/;
+/** column=value or column:key=value; a map key may hold digits after its first letter (rstp-port-admin-p2p-mac). */
+const SET_ARG = /^[a-z][a-z_-]*(:[a-z][a-z0-9_-]*)?=\S+$/;
 /** One entry of a map value: key="value", the value double-quoted (no quote, comma, brace or space inside). */
 const MAP_ENTRY = /^([a-z_][a-z0-9_]*)="([^"\\,{}=\s]*)"$/;
 
@@ -79,7 +80,7 @@ function parseMap(text: string, where: string): Record<string, string> {
 
 /** A column=value argument of set: the column, the map key (column:key=value) and the value. */
 function splitSetArg(arg: string): { column: string; key: string | undefined; value: string } {
-  const m = /^([a-z][a-z_-]*)(?::([a-z][a-z_-]*))?=(.+)$/.exec(arg);
+  const m = /^([a-z][a-z_-]*)(?::([a-z][a-z0-9_-]*))?=(.+)$/.exec(arg);
   assert.ok(m, `not column[:key]=value: ${arg}`);
   return { column: m[1]!, key: m[2], value: m[3]! };
 }
@@ -260,40 +261,53 @@ describe('dataplane/ovs-rules: buildVsctlTransaction', () => {
     const existing = ['podnet-obr', 'podnet-tun', 'pnt-c000020c', 'pnt-c000020e'];
     assert.deepEqual(buildVsctlTransaction(state({ topology: 'mesh', tunnel: 'vxlan', datapath: 'netdev', vni: 7 }), existing), [
       '--may-exist', 'add-br', 'obr0',
-      '--', 'set', 'bridge', 'obr0', 'datapath_type=netdev', 'rstp_enable=true', 'stp_enable=false',
+      '--', 'set', 'bridge', 'obr0', 'datapath_type=netdev', 'rstp_enable=true', 'stp_enable=false', 'other_config:rstp-forward-delay=4', 'other_config:rstp-max-age=6',
       '--', 'clear', 'bridge', 'obr0', 'fail_mode',
       '--', '--may-exist', 'add-port', 'obr0', 'podnet-obr',
       '--', 'set', 'interface', 'podnet-obr', 'ofport_request=1',
       '--', 'set', 'port', 'podnet-obr', 'other_config:rstp-port-admin-edge=true', 'other_config:rstp-port-auto-edge=false',
       '--', '--may-exist', 'add-port', 'obr0', 'pnt-c000020c',
       '--', 'set', 'interface', 'pnt-c000020c', 'type=vxlan', 'options={remote_ip="192.0.2.12",key="7",dst_port="8472"}',
+      '--', 'set', 'port', 'pnt-c000020c', 'other_config:rstp-port-admin-p2p-mac=true',
       '--', '--may-exist', 'add-port', 'obr0', 'pnt-c000020d',
       '--', 'set', 'interface', 'pnt-c000020d', 'type=vxlan', 'options={remote_ip="192.0.2.13",key="7",dst_port="8472"}',
+      '--', 'set', 'port', 'pnt-c000020d', 'other_config:rstp-port-admin-p2p-mac=true',
       '--', '--if-exists', 'del-port', 'obr0', 'podnet-tun',
       '--', '--if-exists', 'del-port', 'obr0', 'pnt-c000020e',
     ]);
   });
 
-  test('mesh, GRE: RSTP on, fail_mode cleared, one port per peer with its remote_ip and no dst_port or key', () => {
+  test('mesh, GRE: RSTP on with short timers, fail_mode cleared, one point-to-point port per peer with its remote_ip and no dst_port or key', () => {
     const lines = commandLines(buildVsctlTransaction(state({ topology: 'mesh' }), []));
     assert.deepEqual(lines, [
       '--may-exist add-br obr0',
-      'set bridge obr0 datapath_type=system rstp_enable=true stp_enable=false',
+      'set bridge obr0 datapath_type=system rstp_enable=true stp_enable=false other_config:rstp-forward-delay=4 other_config:rstp-max-age=6',
       'clear bridge obr0 fail_mode',
       '--may-exist add-port obr0 podnet-obr',
       'set interface podnet-obr ofport_request=1',
       'set port podnet-obr other_config:rstp-port-admin-edge=true other_config:rstp-port-auto-edge=false',
       '--may-exist add-port obr0 pnt-c000020c',
       'set interface pnt-c000020c type=gre options={remote_ip="192.0.2.12"}',
+      'set port pnt-c000020c other_config:rstp-port-admin-p2p-mac=true',
       '--may-exist add-port obr0 pnt-c000020d',
       'set interface pnt-c000020d type=gre options={remote_ip="192.0.2.13"}',
+      'set port pnt-c000020d other_config:rstp-port-admin-p2p-mac=true',
     ]);
   });
 
   test('mesh with no peers: the bridge and its link only', () => {
     const lines = commandLines(buildVsctlTransaction(state({ topology: 'mesh', peers: [] }), ['podnet-obr', 'pnt-c000020c']));
+    assert.deepEqual(lines, [
+      '--may-exist add-br obr0',
+      'set bridge obr0 datapath_type=system rstp_enable=true stp_enable=false other_config:rstp-forward-delay=4 other_config:rstp-max-age=6',
+      'clear bridge obr0 fail_mode',
+      '--may-exist add-port obr0 podnet-obr',
+      'set interface podnet-obr ofport_request=1',
+      'set port podnet-obr other_config:rstp-port-admin-edge=true other_config:rstp-port-auto-edge=false',
+      '--if-exists del-port obr0 pnt-c000020c',
+    ]);
     assert.ok(!lines.some((l) => l.includes('add-port obr0 pnt-')));
-    assert.equal(lines.at(-1), '--if-exists del-port obr0 pnt-c000020c');
+    assert.ok(!lines.some((l) => l.startsWith('set port pnt-')), 'no p2p setting for a port that is not there');
   });
 
   test('stale podnet ports are deleted, wanted ones are not', () => {
@@ -350,6 +364,42 @@ describe('dataplane/ovs-rules: buildVsctlTransaction', () => {
                 }
               }
               assert.equal(tunnels, topology === 'flow' ? 1 : peers.length);
+              // The bridge: flow is secure with no spanning tree; mesh runs RSTP with short timers
+              // (2 x (forward delay - 1) >= max age) and no fail_mode.
+              const bridgeSets = cmds.filter((c) => c.name === 'set' && c.args[0] === 'bridge');
+              assert.equal(bridgeSets.length, 1);
+              assert.deepEqual(
+                bridgeSets[0]!.args,
+                topology === 'flow'
+                  ? ['bridge', 'obr0', `datapath_type=${datapath}`, 'fail-mode=secure', 'rstp_enable=false', 'stp_enable=false']
+                  : ['bridge', 'obr0', `datapath_type=${datapath}`, 'rstp_enable=true', 'stp_enable=false', 'other_config:rstp-forward-delay=4', 'other_config:rstp-max-age=6'],
+              );
+              assert.deepEqual(
+                cmds.filter((c) => c.name === 'clear').map((c) => c.args.join(' ')),
+                topology === 'flow' ? [] : ['bridge obr0 fail_mode'],
+              );
+              // set port: only on ports added earlier in the transaction. The link (mesh only) is an RSTP
+              // edge port; every mesh tunnel port gets exactly one point-to-point command, flow none.
+              const portSets = cmds.filter((c) => c.name === 'set' && c.args[0] === 'port');
+              for (const c of portSets) {
+                const i = cmds.indexOf(c);
+                const added = cmds.slice(0, i).some((p) => p.name === 'add-port' && p.args[1] === c.args[1]);
+                assert.ok(added, `set port ${c.args[1]} before its add-port`);
+                assert.ok(c.args[1] === OVS_NAMES.linkOnOvs || peerIp.has(c.args[1]!), `set port of no wanted port: ${c.args.join(' ')}`);
+              }
+              const linkSets = portSets.filter((c) => c.args[1] === OVS_NAMES.linkOnOvs);
+              assert.deepEqual(
+                linkSets.map((c) => c.args.slice(2)),
+                topology === 'flow' ? [] : [['other_config:rstp-port-admin-edge=true', 'other_config:rstp-port-auto-edge=false']],
+              );
+              const p2p = portSets.filter((c) => c.args[1] !== OVS_NAMES.linkOnOvs);
+              assert.ok(p2p.every((c) => c.args.length === 3 && c.args[2] === 'other_config:rstp-port-admin-p2p-mac=true'), JSON.stringify(p2p));
+              const meshTunnelPorts = topology === 'flow' ? [] : peers.map((p) => meshPortName(p.ip));
+              assert.equal(p2p.length, meshTunnelPorts.length);
+              for (const port of meshTunnelPorts) {
+                assert.equal(p2p.filter((c) => c.args[1] === port).length, 1, `one p2p command for ${port}`);
+              }
+              assert.ok(!argv.some((a) => a.includes('p2p')) || topology === 'mesh', 'flow topology: no p2p setting');
               // Only podnet's ports are ever deleted.
               for (const c of cmds) if (c.name === 'del-port') assert.ok(isPodnetPort(c.args.at(-1)!), c.args.join(' '));
               assert.ok(!cmds.some((c) => c.name === 'del-port' && c.args.includes('eth1')));
