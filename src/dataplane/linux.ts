@@ -48,8 +48,7 @@ export class LinuxDataplane implements Dataplane {
   ensureOverlay(state: OverlayState | undefined): Promise<string | undefined> {
     return this.nodeQueue.run(async () => {
       if (!state) {
-        if (this.overlayOn || (await bridge.linkExists(OVS_NAMES.linkOnBridge))) await this.overlay.remove(this.settings.ovsBridge);
-        this.overlayOn = false;
+        await this.removeOverlay();
         return undefined;
       }
       await this.overlay.ensure(state);
@@ -58,10 +57,15 @@ export class LinuxDataplane implements Dataplane {
     });
   }
 
+  /** Removes obr0 and its link when podnet made them (also after a restart: the link tells). */
+  private async removeOverlay(): Promise<void> {
+    if (this.overlayOn || (await bridge.linkExists(OVS_NAMES.linkOnBridge))) await this.overlay.remove(this.settings.ovsBridge);
+    this.overlayOn = false;
+  }
+
   teardownNode(): Promise<void> {
     return this.nodeQueue.run(async () => {
-      if (this.overlayOn || (await bridge.linkExists(OVS_NAMES.linkOnBridge))) await this.overlay.remove(this.settings.ovsBridge);
-      this.overlayOn = false;
+      await this.removeOverlay();
       await this.firewall.remove();
       const ours = (await bridge.bridgePorts(this.settings.bridge)).filter((p) => HOST_VETH_PATTERN.test(p));
       await bridge.deleteLinks(ours);
