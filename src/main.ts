@@ -16,12 +16,16 @@ import { contains, formatCidr, formatIpv4 } from './model/cidr';
 import { ClusterController } from './cluster/controller';
 import { StaticFileSource } from './cluster/static-file-source';
 import { SerialQueue } from './util/serial';
+import { setProcRoot } from './dataplane/host';
 import { Store } from './store/store';
 
 const debug = createDebug('podnet:main');
 
 /** How often the host is checked against the store while running. */
 const RECONCILE_INTERVAL_MS = 30_000;
+
+/** Where config.json mounts the host's /proc in the managed plugin. */
+const HOST_PROC = '/host/proc';
 
 function socketIsLive(path: string): Promise<boolean> {
   return new Promise((resolve) => {
@@ -37,6 +41,8 @@ function socketIsLive(path: string): Promise<boolean> {
 /** `podnet serve`: wiring only. Settings -> cluster -> lock -> state -> dataplane -> drivers -> socket. */
 export async function serve(): Promise<void> {
   const base = loadSettings();
+  // A managed plugin sees its own /proc/sys read-only; its manifest mounts the host's /proc here.
+  if (existsSync(`${HOST_PROC}/sys/net/ipv4`)) setProcRoot(HOST_PROC);
   // Configuration errors first (they need no lock): settings, then the cluster file.
   const datapath = base.ovsDatapath !== 'auto' ? base.ovsDatapath : existsSync('/sys/module/openvswitch') ? 'system' : 'netdev';
   const cluster = await ClusterController.start(base, new StaticFileSource(base.clusterFile), datapath);

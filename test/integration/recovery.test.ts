@@ -60,6 +60,13 @@ describe('recovery on a real kernel', { skip: isRoot ? false : 'needs root' }, (
     return out;
   }
 
+  test('the plugin answers on its socket within 2 s of start, with state to reconcile', async () => {
+    await plugin.stop('SIGKILL');
+    const started = Date.now();
+    await plugin.start(); // returns once Plugin.Activate is answered
+    assert.ok(Date.now() - started < 2000, `answered after ${Date.now() - started} ms`);
+  });
+
   test('PODNET_MTU sets the endpoint MTU', async () => {
     const a = await attach('mtu');
     const link = (await node.ipJson<{ mtu: number }>(['link', 'show', 'dev', `pn${a.ep.slice(0, 12)}`]))[0];
@@ -106,7 +113,10 @@ describe('recovery on a real kernel', { skip: isRoot ? false : 'needs root' }, (
     const busy = cli();
     assert.equal(busy.status, 1);
     assert.match(String(busy.stderr), /another podnet is already running/);
-    await plugin.stop('SIGTERM');
+    const stopping = Date.now();
+    assert.equal(await plugin.stop('SIGTERM'), 0);
+    assert.ok(Date.now() - stopping < 5000, 'SIGTERM: exit within 5 s');
+    assert.equal((await node.ipJson(['link', 'show', 'dev', 'kbr0'])).length, 1, 'kernel state stays when the plugin stops');
     const done = cli();
     assert.equal(done.status, 0, String(done.stderr));
     assert.equal((await node.ipJson(['link', 'show', 'dev', 'kbr0'])).length, 0);
