@@ -73,8 +73,9 @@ export async function serve(): Promise<void> {
   const runReconcile = (): Promise<void> =>
     reconciles.run(async () => {
       try {
+        const started = process.hrtime.bigint();
         const report = await reconcile({ store, dataplane, ipam, driver: network, overlay: () => cluster.overlay() });
-        debug('reconciled: %o', report);
+        debug('reconciled in %s ms: %o', (Number(process.hrtime.bigint() - started) / 1e6).toFixed(1), report);
         for (const e of report.hostPortErrors) console.error(`podnet: host port: ${e}`);
         if (report.overlayWarning && report.overlayWarning !== lastWarning) console.error(`podnet: ${report.overlayWarning}`);
         lastWarning = report.overlayWarning;
@@ -131,7 +132,7 @@ export async function serve(): Promise<void> {
     } catch {
       /* already gone */
     }
-    dataplane.close();
+    await dataplane.close();
     store.close();
     lock.release();
     console.log(`podnet: stopped (${signal}); kernel state left in place`);

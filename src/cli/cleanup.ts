@@ -27,6 +27,7 @@ export async function cleanup(): Promise<void> {
       else console.log(`podnet: kept ${settings.bridge}: other interfaces use it (${foreign.join(', ')})`);
     }
     store.wipe();
+    await dataplane.close();
     console.log('podnet: cleanup done: veths, bridge, firewall chains and state removed');
   } finally {
     store.close();

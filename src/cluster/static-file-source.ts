@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
-import { unwatchFile, watchFile } from 'node:fs';
+import { unwatchFile, watch, watchFile, type FSWatcher } from 'node:fs';
+import { basename, dirname } from 'node:path';
 import { parseClusterFile, type ClusterSpec } from './cluster-file';
 
 /** A membership source: what the cluster is now, and a way to hear that it changed. */
@@ -12,6 +13,8 @@ export interface MembershipSource {
 
 /** How often the file is checked. Polling the path survives editors that replace files by rename. */
 const POLL_MS = 1000;
+/** Quiet time after a change event before the file is read, so a write in progress is not judged. */
+const EVENT_SETTLE_MS = 50;
 
 /** The static cluster file (PODNET_CLUSTER_FILE). No file: single-node mode. */
 export class StaticFileSource implements MembershipSource {
@@ -35,6 +38,25 @@ export class StaticFileSource implements MembershipSource {
   watch(onChange: () => void): () => void {
     const listener = (): void => onChange();
     watchFile(this.path, { interval: POLL_MS, persistent: false }, listener);
-    return () => unwatchFile(this.path, listener);
+    // inotify on the folder sees a write or a rename at once (polling alone costs up to a second
+    // per membership change); a burst of events, like an editor's write-then-rename, is one change.
+    let folder: FSWatcher | undefined;
+    let burst: NodeJS.Timeout | undefined;
+    try {
+      folder = watch(dirname(this.path), { persistent: false }, (_event, name) => {
+        if (name !== null && name.toString() !== basename(this.path)) return;
+        if (burst) clearTimeout(burst);
+        burst = setTimeout(listener, EVENT_SETTLE_MS);
+        burst.unref();
+      });
+      folder.on('error', () => folder?.close()); // e.g. the folder removed: polling goes on
+    } catch {
+      // No folder yet (or no inotify): polling notices the file when it comes.
+    }
+    return () => {
+      unwatchFile(this.path, listener);
+      folder?.close();
+      if (burst) clearTimeout(burst);
+    };
   }
 }

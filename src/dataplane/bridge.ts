@@ -53,7 +53,7 @@ export async function removeBridge(bridge: string, gatewayCidr: string, opts: { 
   if (opts.deleteBridge) {
     await run(['ip', 'link', 'del', bridge]);
   } else if (opts.deleteAddress) {
-    await ipBatch([`addr del ${gatewayCidr} dev ${bridge}`], { force: true }).catch(() => undefined);
+    await ipBatch([`addr del ${gatewayCidr} dev ${bridge}`]).catch(() => undefined);
   }
 }
 
@@ -80,13 +80,10 @@ export async function createVethPair(opts: { bridge: string; hostVeth: string; p
   }
 }
 
-/** Deletes links that exist; absent ones are fine (teardown is idempotent). One process for all. */
+/** Deletes links that exist; absent ones are fine (teardown is idempotent). One request for all. */
 export async function deleteLinks(names: readonly string[]): Promise<void> {
   if (names.length === 0) return;
-  await ipBatch(names.map((n) => `link del ${n}`), { force: true }).catch((err: unknown) => {
-    if (err instanceof CommandFailedError && /Cannot find device/.test(err.stderr)) return;
-    throw err;
-  });
+  await ipBatch(names.map((n) => `link del ${n}`), { tolerate: /Cannot find device/, lane: 'teardown' });
 }
 
 /** MTU of the underlay: the given interface, else the one holding the default route, else 1500. */

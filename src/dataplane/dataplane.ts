@@ -17,8 +17,13 @@ export interface Dataplane {
   underlayMtu(): Promise<number>;
   /** Creates the veth pair; returns the host-side name and the name Docker moves into the sandbox. */
   attachEndpoint(endpointId: string, mtu: number, mac: string): Promise<{ hostVeth: string; peerVeth: string }>;
-  /** Removes the veth pair of an endpoint, if present. */
+  /**
+   * Removes the veth pair of an endpoint, if present. May return before the kernel is done
+   * (deleting a link is slow); settle() waits for every removal queued so far.
+   */
   detachEndpoint(endpointId: string): Promise<void>;
+  /** Resolves when removals queued by detachEndpoint are done. */
+  settle(): Promise<void>;
   /** Host-side veths on the bridge right now (one host query). */
   listEndpointVeths(): Promise<string[]>;
   /** Deletes host-side veths that belong to no endpoint. */
@@ -28,6 +33,6 @@ export interface Dataplane {
   /** Reserves a host port (fails if a host process uses it). */
   holdHostPort(protocol: Protocol, hostIp: string, port: number): Promise<void>;
   releaseHostPort(protocol: Protocol, hostIp: string, port: number): void;
-  /** Drops every in-process reservation (shutdown). Kernel state stays. */
-  close(): void;
+  /** Drops every in-process reservation and finishes queued removals (shutdown). Kernel state stays. */
+  close(): Promise<void>;
 }

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import createDebug from 'debug';
 import { CommandFailedError } from '../errors';
+import { IpSession } from './ip-session';
 
 const debug = createDebug('podnet:host');
 
@@ -43,9 +44,32 @@ export function run(argv: readonly string[], opts: RunOptions = {}): Promise<Run
   });
 }
 
-/** Runs `ip -batch -` with one command per line: one process for many netlink changes. */
-export function ipBatch(lines: readonly string[], opts: { force?: boolean } = {}): Promise<RunResult> {
-  return run(['ip', ...(opts.force ? ['-force'] : []), '-batch', '-'], { input: lines.join('\n') + '\n' });
+/**
+ * Two long-lived `ip` processes: deletions, which the kernel makes slow, go to their own so that a
+ * Join never waits behind them.
+ */
+const ipSessions = { main: new IpSession(), teardown: new IpSession() };
+
+export interface IpBatchOptions {
+  /** Messages of refused lines that are fine (e.g. /Cannot find device/ when deleting). */
+  readonly tolerate?: RegExp;
+  /** 'teardown' for background deletions. Default 'main'. */
+  readonly lane?: keyof typeof ipSessions;
+}
+
+/**
+ * Runs `ip` commands, one per line, in one of podnet's long-lived `ip -batch` processes. All
+ * lines run; the first refused one is thrown (unless tolerated), naming the line.
+ */
+export async function ipBatch(lines: readonly string[], opts: IpBatchOptions = {}): Promise<void> {
+  const failures = await ipSessions[opts.lane ?? 'main'].exec(lines);
+  const bad = failures.find((f) => !opts.tolerate?.test(f.message));
+  if (bad) throw new CommandFailedError(['ip', ...bad.line.split(' ')], 1, bad.message);
+}
+
+/** Ends the `ip` sessions (shutdown); the next ipBatch starts new ones. */
+export function closeIpSessions(): void {
+  for (const s of Object.values(ipSessions)) s.close();
 }
 
 /** JSON output of `ip -j ...`, or [] when the object does not exist. */

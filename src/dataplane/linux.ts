@@ -11,6 +11,8 @@ import * as bridge from './bridge';
 import { SerialQueue } from '../util/serial';
 import { OvsOverlay, interfaceWithAddress } from './ovs';
 import { OVS_NAMES, type OverlayState } from './ovs-rules';
+import { VethReaper } from './veth-reaper';
+import { closeIpSessions } from './host';
 
 const META_CREATED_BRIDGE = 'created_bridge';
 const META_ADDED_ADDRESS = 'added_bridge_address';
@@ -20,6 +22,7 @@ export class LinuxDataplane implements Dataplane {
   private readonly firewall = new Firewall();
   private readonly holder = new HostPortHolder();
   private readonly nodeQueue = new SerialQueue();
+  private readonly reaper = new VethReaper((names) => bridge.deleteLinks(names));
   private readonly overlay: OvsOverlay;
   private overlayOn = false;
 
@@ -65,6 +68,7 @@ export class LinuxDataplane implements Dataplane {
 
   teardownNode(): Promise<void> {
     return this.nodeQueue.run(async () => {
+      await this.reaper.drain();
       await this.removeOverlay();
       await this.firewall.remove();
       const ours = (await bridge.bridgePorts(this.settings.bridge)).filter((p) => HOST_VETH_PATTERN.test(p));
@@ -87,6 +91,8 @@ export class LinuxDataplane implements Dataplane {
   async attachEndpoint(endpointId: string, mtu: number, mac: string): Promise<{ hostVeth: string; peerVeth: string }> {
     const hostVeth = hostVethName(endpointId);
     const peerVeth = containerVethName(endpointId);
+    // A Join retried after a Leave of the same endpoint must not have its new pair reaped.
+    if (this.reaper.has(hostVeth) || this.reaper.has(peerVeth)) await this.reaper.drain();
     try {
       await bridge.createVethPair({ bridge: this.settings.bridge, hostVeth, peerVeth, mtu, mac });
     } catch (err) {
@@ -98,11 +104,16 @@ export class LinuxDataplane implements Dataplane {
 
   async detachEndpoint(endpointId: string): Promise<void> {
     // Deleting one end removes the pair; the peer is named too in case Docker never moved it.
-    await bridge.deleteLinks([hostVethName(endpointId), containerVethName(endpointId)]);
+    this.reaper.schedule([hostVethName(endpointId), containerVethName(endpointId)]);
+  }
+
+  settle(): Promise<void> {
+    return this.reaper.drain();
   }
 
   async listEndpointVeths(): Promise<string[]> {
-    return (await bridge.bridgePorts(this.settings.bridge)).filter((p) => HOST_VETH_PATTERN.test(p));
+    // Veths being reaped belong to no endpoint already; they are not orphans to judge again.
+    return (await bridge.bridgePorts(this.settings.bridge)).filter((p) => HOST_VETH_PATTERN.test(p) && !this.reaper.has(p));
   }
 
   removeVeths(names: readonly string[]): Promise<void> {
@@ -121,7 +132,10 @@ export class LinuxDataplane implements Dataplane {
     this.holder.release(protocol, hostIp, port);
   }
 
-  close(): void {
+  async close(): Promise<void> {
     this.holder.releaseAll();
+    // Queued deletions are finished, not dropped (each takes tens of ms; a few at most are left).
+    await this.reaper.drain();
+    closeIpSessions();
   }
 }

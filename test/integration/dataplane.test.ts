@@ -257,7 +257,8 @@ describe('dataplane on a real kernel (plugin in a test namespace)', { skip: isRo
     for (let i = 0; i < 2; i++) await callOk(sock(), 'NetworkDriver.Leave', ep);
     for (let i = 0; i < 2; i++) await callOk(sock(), 'NetworkDriver.DeleteEndpoint', ep);
     for (let i = 0; i < 2; i++) await callOk(sock(), 'IpamDriver.ReleaseAddress', { PoolID: POOL, Address: pod1.ip });
-    assert.equal((await node.ipJson(['link', 'show', 'dev', `pn${pod1.endpointId.slice(0, 12)}`])).length, 0);
+    // Leave answers before the kernel has unregistered the veth: it is gone within a moment.
+    await waitFor(async () => (await node.ipJson(['link', 'show', 'dev', `pn${pod1.endpointId.slice(0, 12)}`])).length === 0, 2000, 'the veth removed');
   });
 
   test('removing the last network removes kbr0, the chains and the jumps; teardown is idempotent', async () => {

@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { callOk, callPlugin, hexId } from '../support/plugin-client';
 import { NetnsPlugin, TestNetns } from '../support/netns-plugin';
-import { sleep } from '../harness/exec';
+import { sleep, waitFor } from '../harness/exec';
 
 const isRoot = process.getuid?.() === 0;
 const P = `pnrc${process.pid % 10000}`;
@@ -100,7 +100,8 @@ describe('recovery on a real kernel', { skip: isRoot ? false : 'needs root' }, (
     assert.equal(new Set(ips).size, 13, `13 distinct addresses in use: ${ips.join(' ')}`);
     // Teardown of the pre-crash endpoints still works.
     for (const a of [...live, ...again]) await detach(a);
-    assert.equal((await node.ipJson(['link', 'show', 'master', 'kbr0'])).length, 0, 'no veth left');
+    // Leave answers before the kernel has unregistered the veth (tens of ms each): bounded wait.
+    await waitFor(async () => (await node.ipJson(['link', 'show', 'master', 'kbr0'])).length === 0, 3000, 'no veth left');
     await plugin.stop('SIGKILL');
     await plugin.start();
     assert.equal((await fill('final', 13)).length, 13, 'all 13 again after one more crash');

@@ -97,6 +97,10 @@ export class FakeDataplane implements Dataplane {
     this.veths.delete(hostVethName(endpointId));
   }
 
+  async settle(): Promise<void> {
+    this.record('settle');
+  }
+
   async listEndpointVeths(): Promise<string[]> {
     this.record('listEndpointVeths');
     return [...this.veths.keys()];
@@ -128,7 +132,7 @@ export class FakeDataplane implements Dataplane {
     this.heldPorts.delete(portKey(protocol, hostIp, port));
   }
 
-  close(): void {
+  async close(): Promise<void> {
     this.record('close');
     this.heldPorts.clear();
     this.closed = true;
