@@ -83,6 +83,23 @@ export async function serve(): Promise<void> {
         console.error(`podnet: reconcile failed (will retry in ${RECONCILE_INTERVAL_MS / 1000}s): ${errorMessage(err)}`);
       }
     });
+  /**
+   * A membership change touches only the overlay: apply just that, at once. A full pass also
+   * lists veths and rewrites the firewall, which costs more than the change itself.
+   */
+  const applyMembership = (): Promise<void> =>
+    reconciles.run(async () => {
+      if (store.listNetworks().length === 0) return; // no overlay without a network
+      try {
+        const started = process.hrtime.bigint();
+        const warning = await dataplane.ensureOverlay(cluster.overlay());
+        debug('cluster change applied in %s ms', (Number(process.hrtime.bigint() - started) / 1e6).toFixed(1));
+        if (warning && warning !== lastWarning) console.error(`podnet: ${warning}`);
+        lastWarning = warning;
+      } catch (err) {
+        console.error(`podnet: applying the cluster change failed (the reconcile retries within ${RECONCILE_INTERVAL_MS / 1000}s): ${errorMessage(err)}`);
+      }
+    });
   // Docker kills a managed plugin that does not answer within ~9.5 s: serve first, reconcile
   // in the background, and make the calls that depend on host state wait for it.
   const ready = runReconcile();
@@ -108,11 +125,12 @@ export async function serve(): Promise<void> {
 
   // Membership changes apply within seconds: the file is polled. SIGHUP re-reads it and
   // reconciles whatever changed or not (an administrator's "put everything back now").
-  const onMembership = (always: boolean) => (): void => {
-    void ready.then(() => cluster.reload()).then((changed) => (changed || always ? runReconcile() : undefined));
-  };
-  const unwatch = cluster.watch(onMembership(false));
-  process.on('SIGHUP', onMembership(true));
+  const unwatch = cluster.watch((): void => {
+    void ready.then(() => cluster.reload()).then((changed) => (changed ? applyMembership() : undefined));
+  });
+  process.on('SIGHUP', (): void => {
+    void ready.then(() => cluster.reload()).then(runReconcile);
+  });
 
   const timer = setInterval(() => {
     void ready.then(runReconcile);

@@ -64,8 +64,8 @@ export async function removeBridge(bridge: string, gatewayCidr: string, opts: { 
  */
 export async function createVethPair(opts: { bridge: string; hostVeth: string; peerVeth: string; mtu: number; mac: string }): Promise<void> {
   const lines = [
-    `link add ${opts.hostVeth} mtu ${opts.mtu} type veth peer name ${opts.peerVeth} mtu ${opts.mtu} address ${opts.mac}`,
-    `link set ${opts.hostVeth} master ${opts.bridge} up`,
+    // Enslaved and up in the same request that makes it: each extra line is another netlink round.
+    `link add ${opts.hostVeth} mtu ${opts.mtu} master ${opts.bridge} up type veth peer name ${opts.peerVeth} mtu ${opts.mtu} address ${opts.mac}`,
     // With br_netfilter (on wherever dockerd runs), a pod's packet to its own host port is DNATed
     // back to the port it came in on: the bridge drops it unless the port is in hairpin mode.
     `link set ${opts.hostVeth} type bridge_slave hairpin on`,

@@ -55,6 +55,8 @@ const hostPort = (r: HostPortRow): HostPortRecord => ({
  */
 export class Store {
   private readonly db: Database.Database;
+  /** Prepared once, reused: preparing a statement costs more than running these. */
+  private readonly statements = new Map<string, Database.Statement>();
 
   constructor(readonly path: string) {
     this.db = new Database(path);
@@ -62,6 +64,15 @@ export class Store {
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 5000');
     this.migrate();
+  }
+
+  private sql(text: string): Database.Statement {
+    let st = this.statements.get(text);
+    if (!st) {
+      st = this.db.prepare(text);
+      this.statements.set(text, st);
+    }
+    return st;
   }
 
   static open(stateDir: string): Store {
@@ -89,40 +100,40 @@ export class Store {
 
   // pools
   getPool(poolId: string): PoolRecord | undefined {
-    const r = this.db.prepare('SELECT * FROM pools WHERE pool_id = ?').get(poolId) as PoolRow | undefined;
+    const r = this.sql('SELECT * FROM pools WHERE pool_id = ?').get(poolId) as PoolRow | undefined;
     return r && pool(r);
   }
   listPools(): PoolRecord[] {
-    return (this.db.prepare('SELECT * FROM pools ORDER BY created_at').all() as PoolRow[]).map(pool);
+    return (this.sql('SELECT * FROM pools ORDER BY created_at').all() as PoolRow[]).map(pool);
   }
   putPool(p: PoolRecord): void {
-    this.db.prepare('INSERT OR REPLACE INTO pools (pool_id, pool, sub_pool, created_at) VALUES (?, ?, ?, ?)').run(p.poolId, p.pool, p.subPool, p.createdAt);
+    this.sql('INSERT OR REPLACE INTO pools (pool_id, pool, sub_pool, created_at) VALUES (?, ?, ?, ?)').run(p.poolId, p.pool, p.subPool, p.createdAt);
   }
   deletePool(poolId: string): void {
-    this.db.prepare('DELETE FROM pools WHERE pool_id = ?').run(poolId);
-    this.db.prepare('DELETE FROM addresses WHERE pool_id = ?').run(poolId);
+    this.sql('DELETE FROM pools WHERE pool_id = ?').run(poolId);
+    this.sql('DELETE FROM addresses WHERE pool_id = ?').run(poolId);
   }
 
   // addresses
   listAddresses(poolId?: string): AddressRecord[] {
     const rows = poolId === undefined
-      ? this.db.prepare('SELECT * FROM addresses').all()
-      : this.db.prepare('SELECT * FROM addresses WHERE pool_id = ?').all(poolId);
+      ? this.sql('SELECT * FROM addresses').all()
+      : this.sql('SELECT * FROM addresses WHERE pool_id = ?').all(poolId);
     return (rows as AddressRow[]).map(address);
   }
   getAddress(poolId: string, addr: number): AddressRecord | undefined {
-    const r = this.db.prepare('SELECT * FROM addresses WHERE pool_id = ? AND address = ?').get(poolId, addr) as AddressRow | undefined;
+    const r = this.sql('SELECT * FROM addresses WHERE pool_id = ? AND address = ?').get(poolId, addr) as AddressRow | undefined;
     return r && address(r);
   }
   putAddress(a: AddressRecord): void {
-    this.db.prepare('INSERT OR REPLACE INTO addresses (pool_id, address, kind, allocated_at) VALUES (?, ?, ?, ?)').run(a.poolId, a.address, a.kind, a.allocatedAt);
+    this.sql('INSERT OR REPLACE INTO addresses (pool_id, address, kind, allocated_at) VALUES (?, ?, ?, ?)').run(a.poolId, a.address, a.kind, a.allocatedAt);
   }
   deleteAddress(poolId: string, addr: number): boolean {
-    return this.db.prepare('DELETE FROM addresses WHERE pool_id = ? AND address = ?').run(poolId, addr).changes > 0;
+    return this.sql('DELETE FROM addresses WHERE pool_id = ? AND address = ?').run(poolId, addr).changes > 0;
   }
   /** Addresses handed out for endpoints, older than the cut-off, that no endpoint uses. */
   unusedAddresses(olderThan: number): AddressRecord[] {
-    const rows = this.db.prepare(
+    const rows = this.sql(
       `SELECT a.* FROM addresses a WHERE a.kind = 'endpoint' AND a.allocated_at < ?
          AND NOT EXISTS (SELECT 1 FROM endpoints e WHERE e.address = a.address)`,
     ).all(olderThan) as AddressRow[];
@@ -131,75 +142,75 @@ export class Store {
 
   // networks
   getNetwork(networkId: string): NetworkRecord | undefined {
-    const r = this.db.prepare('SELECT * FROM networks WHERE network_id = ?').get(networkId) as NetworkRow | undefined;
+    const r = this.sql('SELECT * FROM networks WHERE network_id = ?').get(networkId) as NetworkRow | undefined;
     return r && network(r);
   }
   listNetworks(): NetworkRecord[] {
-    return (this.db.prepare('SELECT * FROM networks ORDER BY created_at').all() as NetworkRow[]).map(network);
+    return (this.sql('SELECT * FROM networks ORDER BY created_at').all() as NetworkRow[]).map(network);
   }
   putNetwork(n: NetworkRecord): void {
-    this.db.prepare('INSERT OR REPLACE INTO networks (network_id, internal, mtu, created_at) VALUES (?, ?, ?, ?)').run(n.networkId, n.internal ? 1 : 0, n.mtu, n.createdAt);
+    this.sql('INSERT OR REPLACE INTO networks (network_id, internal, mtu, created_at) VALUES (?, ?, ?, ?)').run(n.networkId, n.internal ? 1 : 0, n.mtu, n.createdAt);
   }
   deleteNetwork(networkId: string): boolean {
-    return this.db.prepare('DELETE FROM networks WHERE network_id = ?').run(networkId).changes > 0;
+    return this.sql('DELETE FROM networks WHERE network_id = ?').run(networkId).changes > 0;
   }
 
   // endpoints
   getEndpoint(endpointId: string): EndpointRecord | undefined {
-    const r = this.db.prepare('SELECT * FROM endpoints WHERE endpoint_id = ?').get(endpointId) as EndpointRow | undefined;
+    const r = this.sql('SELECT * FROM endpoints WHERE endpoint_id = ?').get(endpointId) as EndpointRow | undefined;
     return r && endpoint(r);
   }
   endpointsByAddress(addr: number): EndpointRecord[] {
-    return (this.db.prepare('SELECT * FROM endpoints WHERE address = ?').all(addr) as EndpointRow[]).map(endpoint);
+    return (this.sql('SELECT * FROM endpoints WHERE address = ?').all(addr) as EndpointRow[]).map(endpoint);
   }
   listEndpoints(networkId?: string): EndpointRecord[] {
     const rows = networkId === undefined
-      ? this.db.prepare('SELECT * FROM endpoints').all()
-      : this.db.prepare('SELECT * FROM endpoints WHERE network_id = ?').all(networkId);
+      ? this.sql('SELECT * FROM endpoints').all()
+      : this.sql('SELECT * FROM endpoints WHERE network_id = ?').all(networkId);
     return (rows as EndpointRow[]).map(endpoint);
   }
   putEndpoint(e: EndpointRecord): void {
-    this.db.prepare('INSERT OR REPLACE INTO endpoints (endpoint_id, network_id, address, mac, host_veth, created_at) VALUES (?, ?, ?, ?, ?, ?)')
+    this.sql('INSERT OR REPLACE INTO endpoints (endpoint_id, network_id, address, mac, host_veth, created_at) VALUES (?, ?, ?, ?, ?, ?)')
       .run(e.endpointId, e.networkId, e.address, e.mac, e.hostVeth, e.createdAt);
   }
   setEndpointVeth(endpointId: string, hostVeth: string | null): void {
-    this.db.prepare('UPDATE endpoints SET host_veth = ? WHERE endpoint_id = ?').run(hostVeth, endpointId);
+    this.sql('UPDATE endpoints SET host_veth = ? WHERE endpoint_id = ?').run(hostVeth, endpointId);
   }
   deleteEndpoint(endpointId: string): boolean {
-    this.db.prepare('DELETE FROM hostports WHERE endpoint_id = ?').run(endpointId);
-    return this.db.prepare('DELETE FROM endpoints WHERE endpoint_id = ?').run(endpointId).changes > 0;
+    this.sql('DELETE FROM hostports WHERE endpoint_id = ?').run(endpointId);
+    return this.sql('DELETE FROM endpoints WHERE endpoint_id = ?').run(endpointId).changes > 0;
   }
 
   // host ports
   listHostPorts(): HostPortRecord[] {
-    return (this.db.prepare('SELECT * FROM hostports ORDER BY host_port, protocol, host_ip').all() as HostPortRow[]).map(hostPort);
+    return (this.sql('SELECT * FROM hostports ORDER BY host_port, protocol, host_ip').all() as HostPortRow[]).map(hostPort);
   }
   hostPortsOf(endpointId: string): HostPortRecord[] {
-    return (this.db.prepare('SELECT * FROM hostports WHERE endpoint_id = ?').all(endpointId) as HostPortRow[]).map(hostPort);
+    return (this.sql('SELECT * FROM hostports WHERE endpoint_id = ?').all(endpointId) as HostPortRow[]).map(hostPort);
   }
   /** Host ports on the same protocol and port whose address overlaps hostIp ('' overlaps everything). */
   conflictingHostPorts(protocol: Protocol, hostIp: string, port: number): HostPortRecord[] {
-    const rows = this.db.prepare(
+    const rows = this.sql(
       `SELECT * FROM hostports WHERE protocol = ? AND host_port = ? AND (host_ip = '' OR ? = '' OR host_ip = ?)`,
     ).all(protocol, port, hostIp, hostIp) as HostPortRow[];
     return rows.map(hostPort);
   }
   putHostPort(h: HostPortRecord): void {
-    this.db.prepare('INSERT INTO hostports (endpoint_id, protocol, host_ip, host_port, container_port, pod_ip) VALUES (?, ?, ?, ?, ?, ?)')
+    this.sql('INSERT INTO hostports (endpoint_id, protocol, host_ip, host_port, container_port, pod_ip) VALUES (?, ?, ?, ?, ?, ?)')
       .run(h.endpointId, h.protocol, h.hostIp, h.hostPort, h.containerPort, h.podIp);
   }
   deleteHostPortsOf(endpointId: string): number {
-    return this.db.prepare('DELETE FROM hostports WHERE endpoint_id = ?').run(endpointId).changes;
+    return this.sql('DELETE FROM hostports WHERE endpoint_id = ?').run(endpointId).changes;
   }
 
   // meta
   getMeta(key: string): string | undefined {
-    const r = this.db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined;
+    const r = this.sql('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined;
     return r?.value;
   }
   setMeta(key: string, value: string | undefined): void {
-    if (value === undefined) this.db.prepare('DELETE FROM meta WHERE key = ?').run(key);
-    else this.db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)').run(key, value);
+    if (value === undefined) this.sql('DELETE FROM meta WHERE key = ?').run(key);
+    else this.sql('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)').run(key, value);
   }
 
   /** Forget everything (podnet cleanup). */

@@ -56,6 +56,16 @@ describe('IpSession', () => {
     assert.notEqual(s.pid, first);
   });
 
+  test('the process is replaced after recycleAfter requests (ip\'s name cache only grows)', async () => {
+    s = new IpSession(20_000, 2);
+    await s.exec(['link show dev lo']);
+    const first = s.pid;
+    await s.exec(['link show dev lo']);
+    assert.equal(s.pid, undefined, 'retired after its second request');
+    await s.exec(['link show dev lo']);
+    assert.ok(s.pid !== undefined && s.pid !== first);
+  });
+
   test('close rejects what is still queued and lets the program exit', async () => {
     s = new IpSession();
     const p = s.exec(['link show dev lo']);
