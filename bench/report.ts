@@ -88,7 +88,7 @@ function costLines(dp: DataPlaneResult): string[] {
     if (!a || !b) continue;
     const t = ratio(a.tcp1, b.tcp1).median;
     const rr = ratio(a.rrPerSec, b.rrPerSec).median;
-    const change = t <= 1 ? `${((1 - t) * 100).toFixed(0)}% lost` : `${((t - 1) * 100).toFixed(0)}% more: within this path's noise, or the kbr0 side is not the bottleneck`;
+    const change = t <= 1 ? `${((1 - t) * 100).toFixed(0)}% lost` : `${((t - 1) * 100).toFixed(0)}% more, within run-to-run noise`;
     lines.push(`- ${c.what}: ${c.num} / ${c.den} = ${t.toFixed(2)} of the throughput (${change}), ${rr.toFixed(2)} of the transaction rate.`);
   }
   return lines;
