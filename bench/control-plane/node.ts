@@ -1,13 +1,14 @@
 /**
- * One node under Docker: container attach through `docker run` (podnet, bridge, none), the plugin
- * API in cycles, and attach cost with 0, 250 and 1000 endpoints already present.
+ * One node under Docker: container attach through `docker run` (none, bridge, a user-defined
+ * bridge, podnet), the plugin API in cycles, and attach cost with 0, 250 and 1000 endpoints
+ * already present.
  */
 import type { Lab, TestHost } from '../../test/harness/lab';
 import { ensureTestImage, TEST_IMAGE } from '../../test/harness/images';
 import { run, waitFor } from '../../test/harness/exec';
 import { summarize } from '../stats';
 import type { ApiRun, BenchOptions, CallLatency, ScaleLevel, Summary } from '../types';
-import { PluginApi, apiCycles, attach, baselineLatency, perCallLatency, type Attached } from './plugin-api';
+import { POOL_ID, PluginApi, apiCycles, attach, baselineLatency, perCallLatency, type Attached } from './plugin-api';
 import * as path from 'node:path';
 
 const SOCKET = '/run/docker/plugins/podnet.sock';
@@ -90,7 +91,7 @@ async function measureLevel(host: TestHost, api: PluginApi, networkId: string, l
       perAttach.push(Number(process.hrtime.bigint() - start) / 1e6);
       await api.call('NetworkDriver.Leave', { NetworkID: networkId, EndpointID: a.endpointId });
       await api.call('NetworkDriver.DeleteEndpoint', { NetworkID: networkId, EndpointID: a.endpointId });
-      await api.call('IpamDriver.ReleaseAddress', { PoolID: 'podnet-10.244.0.0/16', Address: a.address.split('/')[0] });
+      await api.call('IpamDriver.ReleaseAddress', { PoolID: POOL_ID, Address: a.address.split('/')[0] });
     }
     await new Promise((res) => setTimeout(res, GRACE_SECONDS * 1000 + 200));
   }

@@ -19,11 +19,9 @@ export interface Dataplane {
   attachEndpoint(endpointId: string, mtu: number, mac: string): Promise<{ hostVeth: string; peerVeth: string }>;
   /**
    * Removes the veth pair of an endpoint, if present. May return before the kernel is done
-   * (deleting a link is slow); settle() waits for every removal queued so far.
+   * (deleting a link is slow); teardownNode() and close() wait for what is queued.
    */
   detachEndpoint(endpointId: string): Promise<void>;
-  /** Resolves when removals queued by detachEndpoint are done. */
-  settle(): Promise<void>;
   /** Host-side veths on the bridge right now (one host query). */
   listEndpointVeths(): Promise<string[]>;
   /** Deletes host-side veths that belong to no endpoint. */

@@ -107,10 +107,6 @@ export class LinuxDataplane implements Dataplane {
     this.reaper.schedule([hostVethName(endpointId), containerVethName(endpointId)]);
   }
 
-  settle(): Promise<void> {
-    return this.reaper.drain();
-  }
-
   async listEndpointVeths(): Promise<string[]> {
     // Veths being reaped belong to no endpoint already; they are not orphans to judge again.
     return (await bridge.bridgePorts(this.settings.bridge)).filter((p) => HOST_VETH_PATTERN.test(p) && !this.reaper.has(p));

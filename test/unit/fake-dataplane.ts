@@ -97,10 +97,6 @@ export class FakeDataplane implements Dataplane {
     this.veths.delete(hostVethName(endpointId));
   }
 
-  async settle(): Promise<void> {
-    this.record('settle');
-  }
-
   async listEndpointVeths(): Promise<string[]> {
     this.record('listEndpointVeths');
     return [...this.veths.keys()];
