@@ -13,19 +13,22 @@ import { renderMarkdown, renderSvg, type BenchReport } from './report';
 import { checkTargets } from './targets';
 import type { BenchOptions, ControlPlaneResult, DataPlaneResult } from './types';
 
-const USAGE = 'usage: npm run bench [-- --quick] [-- --only control|data] | npm run bench -- --render RESULT.json';
+const USAGE = 'usage: npm run bench [-- --quick] [-- --only control|data] [-- --out DIR] | npm run bench -- --render RESULT.json';
 
 interface Args {
   readonly quick: boolean;
   readonly only: 'control' | 'data' | undefined;
   /** Re-render the Markdown and SVG of an earlier run's JSON (after a change to the report). */
   readonly render: string | undefined;
+  /** Where the report goes (default bench/results; the test suite's smoke run uses a temp dir). */
+  readonly out: string | undefined;
 }
 
 function parseArgs(argv: readonly string[]): Args {
   let quick = false;
   let only: Args['only'];
   let render: string | undefined;
+  let out: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--quick') quick = true;
@@ -33,12 +36,15 @@ function parseArgs(argv: readonly string[]): Args {
       const v = argv[++i];
       if (v !== 'control' && v !== 'data') throw new Error(`--only takes control or data (got ${v ?? 'nothing'}); ${USAGE}`);
       only = v;
+    } else if (a === '--out') {
+      out = argv[++i];
+      if (!out) throw new Error(`--out takes a folder; ${USAGE}`);
     } else if (a === '--render') {
       render = argv[++i];
       if (!render) throw new Error(`--render takes the path of a result .json; ${USAGE}`);
     } else throw new Error(`unknown argument ${a}; ${USAGE}`);
   }
-  return { quick, only, render };
+  return { quick, only, render, out };
 }
 
 function rerender(file: string): number {
@@ -89,7 +95,7 @@ async function main(): Promise<number> {
     errors,
     seconds: (Date.now() - t0) / 1000,
   };
-  const dir = join(REPO_ROOT, 'bench', 'results');
+  const dir = args.out ?? join(REPO_ROOT, 'bench', 'results');
   mkdirSync(dir, { recursive: true });
   const stamp = started.toISOString().replace(/[:.]/g, '-');
   const files = {
@@ -102,7 +108,7 @@ async function main(): Promise<number> {
     writeFileSync(file, text);
     copyFileSync(file, join(dir, `latest.${ext}`));
   }
-  log(`report: bench/results/${stamp}.{json,md,svg} (and latest.*), ${report.seconds.toFixed(0)} s`);
+  log(`report: ${join(dir, stamp)}.{json,md,svg} (and latest.*), ${report.seconds.toFixed(0)} s`);
   process.stdout.write(files.md);
   for (const e of errors) log(`FAILED: ${e.part}: ${e.error.split('\n')[0]}`);
   return errors.length > 0 ? 1 : 0;
