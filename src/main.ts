@@ -70,6 +70,11 @@ export async function serve(): Promise<void> {
 
   const reconciles = new SerialQueue();
   let lastWarning: string | undefined;
+  /** An overlay warning is printed when it first appears, not on every pass that finds it again. */
+  const noteWarning = (warning: string | undefined): void => {
+    if (warning && warning !== lastWarning) console.error(`podnet: ${warning}`);
+    lastWarning = warning;
+  };
   const runReconcile = (): Promise<void> =>
     reconciles.run(async () => {
       try {
@@ -77,8 +82,7 @@ export async function serve(): Promise<void> {
         const report = await reconcile({ store, dataplane, ipam, driver: network, overlay: () => cluster.overlay() });
         debug('reconciled in %s ms: %o', (Number(process.hrtime.bigint() - started) / 1e6).toFixed(1), report);
         for (const e of report.hostPortErrors) console.error(`podnet: host port: ${e}`);
-        if (report.overlayWarning && report.overlayWarning !== lastWarning) console.error(`podnet: ${report.overlayWarning}`);
-        lastWarning = report.overlayWarning;
+        noteWarning(report.overlayWarning);
       } catch (err) {
         console.error(`podnet: reconcile failed (will retry in ${RECONCILE_INTERVAL_MS / 1000}s): ${errorMessage(err)}`);
       }
@@ -94,8 +98,7 @@ export async function serve(): Promise<void> {
         const started = process.hrtime.bigint();
         const warning = await dataplane.ensureOverlay(cluster.overlay());
         debug('cluster change applied in %s ms', (Number(process.hrtime.bigint() - started) / 1e6).toFixed(1));
-        if (warning && warning !== lastWarning) console.error(`podnet: ${warning}`);
-        lastWarning = warning;
+        noteWarning(warning);
       } catch (err) {
         console.error(`podnet: applying the cluster change failed (the reconcile retries within ${RECONCILE_INTERVAL_MS / 1000}s): ${errorMessage(err)}`);
       }

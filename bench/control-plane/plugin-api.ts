@@ -2,8 +2,8 @@
  * libnetwork calls straight over the plugin socket, timed per call, the way Docker makes them
  * (POST, JSON body, keep-alive connections like Go's default transport).
  */
-import { Agent, request } from 'node:http';
-import { createHash } from 'node:crypto';
+import { Agent } from 'node:http';
+import { callOk, hexId } from '../../test/support/plugin-client';
 import { summarize, percentile } from '../stats';
 import type { ApiRun, CallLatency } from '../types';
 
@@ -17,31 +17,7 @@ export class PluginApi {
 
   /** One call; returns the answer body, throws naming the call on an error answer. */
   call(path: string, body: unknown): Promise<Record<string, unknown>> {
-    const payload = JSON.stringify(body ?? {});
-    return new Promise((resolve, reject) => {
-      const req = request(
-        { socketPath: this.socketPath, agent: this.agent, path: `/${path}`, method: 'POST', headers: { Accept: 'application/vnd.docker.plugins.v1.2+json' } },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => {
-            const text = Buffer.concat(chunks).toString();
-            let parsed: Record<string, unknown>;
-            try {
-              parsed = text ? (JSON.parse(text) as Record<string, unknown>) : {};
-            } catch {
-              reject(new Error(`${path}: answer is not JSON: ${text.slice(0, 200)}`));
-              return;
-            }
-            if (res.statusCode !== 200 || parsed['Err']) reject(new Error(`${path} failed (${res.statusCode}): ${String(parsed['Err'])}`));
-            else resolve(parsed);
-          });
-        },
-      );
-      req.on('error', reject);
-      req.setTimeout(30_000, () => req.destroy(new Error(`${path}: no answer in 30 s`)));
-      req.end(payload);
-    });
+    return callOk(this.socketPath, path, body ?? {}, this.agent);
   }
 
   /** Times one call in ms. */
@@ -57,7 +33,7 @@ export class PluginApi {
 
   /** A fresh 64-hex endpoint ID, as Docker's are random (distinct in the first 12 digits). */
   nextEndpointId(tag: string): string {
-    return createHash('sha256').update(`${tag}-${process.pid}-${++this.seq}-${Date.now()}`).digest('hex');
+    return hexId(`${tag}-${process.pid}-${++this.seq}-${Date.now()}`);
   }
 
   close(): void {
