@@ -12,6 +12,7 @@ export type ErrorCode =
   | 'PODNET_ERR_SETTINGS'
   | 'PODNET_ERR_COMMAND_FAILED'
   | 'PODNET_ERR_LOCKED'
+  | 'PODNET_ERR_PERMISSION'
   | 'PODNET_ERR_INTERNAL';
 
 export class PodnetError extends Error {
@@ -72,6 +73,34 @@ export class LockedError extends PodnetError {
   constructor(message: string) {
     super('PODNET_ERR_LOCKED', message);
   }
+}
+
+/** podnet lacks a privilege it needs: in practice, it was not run as root. */
+export class PermissionError extends PodnetError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('PODNET_ERR_PERMISSION', message, options);
+  }
+}
+
+/** EACCES or EPERM: the errors that mean "not allowed", as opposed to "not there" or "broken". */
+export function isPermissionDenied(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'EACCES' || code === 'EPERM';
+}
+
+/**
+ * The PermissionError for a denied `what` (e.g. "create the state dir /var/lib/podnet"): says to
+ * run as root when podnet is not root, else names the errno (an LSM or a read-only mount).
+ */
+export function permissionError(what: string, err: unknown): PermissionError {
+  const notRoot = typeof process.getuid === 'function' && process.getuid() !== 0;
+  const cause = (err as NodeJS.ErrnoException).code ?? errorMessage(err);
+  return new PermissionError(
+    notRoot
+      ? `cannot ${what} (${cause}): podnet must run as root; run it with sudo, or as a root service (contrib/podnet.service)`
+      : `cannot ${what} (${cause}) although running as root: check the path's permissions, mount options and security policy (AppArmor/SELinux)`,
+    { cause: err },
+  );
 }
 
 /** A host program failed: carries the argv, exit code and stderr so the log says exactly what. */

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
-import { closeSync, ftruncateSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, ftruncateSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { LockedError } from './errors';
+import { LockedError, isPermissionDenied, permissionError } from './errors';
 
 export interface InstanceLock {
   readonly path: string;
@@ -12,11 +12,24 @@ export interface InstanceLock {
  * One podnet per state dir and host: an flock(2) on <stateDir>/podnet.lock held for the life of
  * the process. Node has no flock, so flock(1) takes it on our own inherited descriptor; the lock
  * belongs to the open file description, so it stays ours after flock(1) exits and is released by
- * the kernel when this process dies, even by kill -9.
+ * the kernel when this process dies, even by kill -9. The state dir is created (0700) if missing;
+ * not being allowed to create or open either (not root) is a PermissionError saying to run as root.
  */
 export function acquireLock(stateDir: string): InstanceLock {
   const path = join(stateDir, 'podnet.lock');
-  const fd = openSync(path, 'a+', 0o600);
+  try {
+    mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  } catch (err) {
+    if (isPermissionDenied(err)) throw permissionError(`create the state dir ${stateDir}`, err);
+    throw err;
+  }
+  let fd: number;
+  try {
+    fd = openSync(path, 'a+', 0o600);
+  } catch (err) {
+    if (isPermissionDenied(err)) throw permissionError(`open the lock file ${path}`, err);
+    throw err;
+  }
   const r = spawnSync('flock', ['--nonblock', '--conflict-exit-code', '75', '3'], { stdio: ['ignore', 'ignore', 'pipe', fd] });
   if (r.error) {
     closeSync(fd);

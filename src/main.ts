@@ -1,8 +1,7 @@
-import { chmodSync, existsSync, mkdirSync, unlinkSync } from 'node:fs';
-import { connect } from 'node:net';
-import { dirname } from 'node:path';
+import { existsSync } from 'node:fs';
 import createDebug from 'debug';
-import { createApp, closeServer } from './api/server';
+import { createApp, createPluginServer, closeServer } from './api/server';
+import { listenOnSocket, removeSocket, socketIsLive } from './api/socket';
 import { routeTable } from './api/routes';
 import { LinuxDataplane } from './dataplane/linux';
 import { PodnetIpamDriver } from './driver/ipam-driver';
@@ -27,16 +26,11 @@ const RECONCILE_INTERVAL_MS = 30_000;
 /** Where config.json mounts the host's /proc in the managed plugin. */
 const HOST_PROC = '/host/proc';
 
-function socketIsLive(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const c = connect(path);
-    c.once('connect', () => {
-      c.destroy();
-      resolve(true);
-    });
-    c.once('error', () => resolve(false));
-  });
-}
+/**
+ * How long SIGTERM waits for requests in flight (a Join creating links) before cutting them:
+ * under systemd's TimeoutStopSec=10 with room for closing the dataplane and the store.
+ */
+const STOP_DEADLINE_MS = 8000;
 
 /** `podnet serve`: wiring only. Settings -> cluster -> lock -> state -> dataplane -> drivers -> socket. */
 export async function serve(): Promise<void> {
@@ -46,8 +40,7 @@ export async function serve(): Promise<void> {
   // Configuration errors first (they need no lock): settings, then the cluster file.
   const datapath = base.ovsDatapath !== 'auto' ? base.ovsDatapath : existsSync('/sys/module/openvswitch') ? 'system' : 'netdev';
   const cluster = await ClusterController.start(base, new StaticFileSource(base.clusterFile), datapath);
-  mkdirSync(base.stateDir, { recursive: true, mode: 0o700 });
-  const lock = acquireLock(base.stateDir);
+  const lock = acquireLock(base.stateDir); // creates the state dir; not root: says so
   if (await socketIsLive(base.socket)) {
     lock.release();
     throw new LockedError(`${base.socket} is served by another running plugin: stop it first, or set PODNET_SOCKET`);
@@ -108,18 +101,8 @@ export async function serve(): Promise<void> {
   const ready = runReconcile();
   const app = createApp(routeTable({ network, ipam: ipamDriver }), () => ready);
 
-  mkdirSync(dirname(settings.socket), { recursive: true });
-  try {
-    unlinkSync(settings.socket); // stale from a crashed run: no live server answered on it
-  } catch {
-    /* absent */
-  }
-  const server = app.listen(settings.socket);
-  await new Promise<void>((resolve, reject) => {
-    server.once('listening', resolve);
-    server.once('error', reject);
-  });
-  chmodSync(settings.socket, 0o600);
+  const server = createPluginServer(app);
+  await listenOnSocket(server, settings.socket); // 0600 from birth; never removes what is not a stale socket
   const self = cluster.current.self;
   const mode = self
     ? `node ${self.name} of a ${cluster.current.peers.length + 1}-node cluster, ${settings.tunnel}/${settings.topology}, OVS datapath ${datapath}`
@@ -147,12 +130,8 @@ export async function serve(): Promise<void> {
     debug('%s: stopping', signal);
     clearInterval(timer);
     unwatch();
-    await closeServer(server, 4000);
-    try {
-      unlinkSync(settings.socket);
-    } catch {
-      /* already gone */
-    }
+    await closeServer(server, STOP_DEADLINE_MS);
+    removeSocket(settings.socket);
     await dataplane.close();
     store.close();
     lock.release();

@@ -1,4 +1,4 @@
-import { PodnetError, errorMessage } from '../errors';
+import { PodnetError, errorMessage, isPermissionDenied, permissionError } from '../errors';
 
 const USAGE = `usage: podnet <command>
 
@@ -21,6 +21,12 @@ const COMMANDS: Readonly<Record<string, (args: readonly string[]) => Promise<voi
   },
 };
 
+/** "mkdir /run/docker/plugins" from a Node errno error, else its message. */
+function deniedWhat(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  return e.syscall && e.path ? `${e.syscall} ${e.path}` : errorMessage(err);
+}
+
 export async function main(argv: readonly string[]): Promise<void> {
   const [name, ...args] = argv;
   const command = name === undefined ? undefined : COMMANDS[name];
@@ -31,7 +37,9 @@ export async function main(argv: readonly string[]): Promise<void> {
   }
   try {
     await command(args);
-  } catch (err) {
+  } catch (caught) {
+    // A denied file operation that no module translated still means "run as root", not a bug.
+    const err = !(caught instanceof PodnetError) && isPermissionDenied(caught) ? permissionError(deniedWhat(caught), caught) : caught;
     const prefix = err instanceof PodnetError ? '' : 'unexpected error: ';
     process.stderr.write(`podnet: ${prefix}${errorMessage(err)}\n`);
     process.exit(1);

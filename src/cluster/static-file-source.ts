@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { unwatchFile, watch, watchFile, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
+import { SettingsError } from '../errors';
 import { parseClusterFile, type ClusterSpec } from './cluster-file';
 
 /** A membership source: what the cluster is now, and a way to hear that it changed. */
@@ -26,12 +27,18 @@ export class StaticFileSource implements MembershipSource {
       text = await readFile(this.path, 'utf8');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw new Error(`cannot read the cluster file ${this.path}: ${(err as Error).message}`);
+      throw new SettingsError(
+        `cannot read the cluster file ${this.path} (PODNET_CLUSTER_FILE): ${(err as Error).message}: ` +
+          'make it readable by podnet (root), or point PODNET_CLUSTER_FILE at another file',
+      );
     }
     try {
       return parseClusterFile(text);
     } catch (err) {
-      throw new Error(`the cluster file ${this.path} is invalid: ${(err as Error).message}`);
+      throw new SettingsError(
+        `the cluster file ${this.path} (PODNET_CLUSTER_FILE) is invalid: ${(err as Error).message}: ` +
+          'fix it (the README\'s Multi-host section shows the format), or remove it for single-node mode',
+      );
     }
   }
 

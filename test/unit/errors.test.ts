@@ -8,6 +8,7 @@ import {
   InvalidRequestError,
   LockedError,
   NotFoundError,
+  PermissionError,
   PodnetError,
   SettingsError,
   UnsupportedError,
@@ -25,6 +26,7 @@ const TABLE: ReadonlyArray<readonly [string, () => PodnetError, ErrorCode]> = [
   ['UnsupportedError', () => new UnsupportedError('not yet'), 'PODNET_ERR_UNSUPPORTED'],
   ['SettingsError', () => new SettingsError('bad env'), 'PODNET_ERR_SETTINGS'],
   ['LockedError', () => new LockedError('locked'), 'PODNET_ERR_LOCKED'],
+  ['PermissionError', () => new PermissionError('not root'), 'PODNET_ERR_PERMISSION'],
   ['CommandFailedError', () => new CommandFailedError(['ip', 'link', 'add', 'kbr0'], 2, 'RTNETLINK answers: File exists\n'), 'PODNET_ERR_COMMAND_FAILED'],
 ];
 
