@@ -6,7 +6,8 @@ import { routeTable } from './api/routes';
 import { LinuxDataplane } from './dataplane/linux';
 import { PodnetIpamDriver } from './driver/ipam-driver';
 import { PodnetNetworkDriver } from './driver/network-driver';
-import { reconcile } from './driver/reconcile';
+import { EndpointLocks } from './driver/endpoint-locks';
+import { Reconciler } from './reconcile/runner';
 import { LockedError, SettingsError, errorMessage } from './errors';
 import { Ipam } from './ipam/ipam';
 import { acquireLock } from './lock';
@@ -14,14 +15,10 @@ import { loadSettings } from './settings';
 import { contains, formatCidr, formatIpv4 } from './model/cidr';
 import { ClusterController } from './cluster/controller';
 import { StaticFileSource } from './cluster/static-file-source';
-import { SerialQueue } from './util/serial';
 import { setProcRoot } from './dataplane/host';
 import { Store } from './store/store';
 
 const debug = createDebug('podnet:main');
-
-/** How often the host is checked against the store while running. */
-const RECONCILE_INTERVAL_MS = 30_000;
 
 /** Where config.json mounts the host's /proc in the managed plugin. */
 const HOST_PROC = '/host/proc';
@@ -58,47 +55,15 @@ export async function serve(): Promise<void> {
   }
   const ipam = new Ipam(store, { ...settings, graceMs: settings.addressGraceMs });
   const dataplane = new LinuxDataplane(settings, store, cluster.current.self?.ip);
-  const network = new PodnetNetworkDriver({ settings, store, ipam, dataplane, overlay: () => cluster.overlay() });
-  const ipamDriver = new PodnetIpamDriver(ipam, (addr) => network.forgetEndpointsAt(addr));
-
-  const reconciles = new SerialQueue();
-  let lastWarning: string | undefined;
-  /** An overlay warning is printed when it first appears, not on every pass that finds it again. */
-  const noteWarning = (warning: string | undefined): void => {
-    if (warning && warning !== lastWarning) console.error(`podnet: ${warning}`);
-    lastWarning = warning;
-  };
-  const runReconcile = (): Promise<void> =>
-    reconciles.run(async () => {
-      try {
-        const started = process.hrtime.bigint();
-        const report = await reconcile({ store, dataplane, ipam, driver: network, overlay: () => cluster.overlay() });
-        debug('reconciled in %s ms: %o', (Number(process.hrtime.bigint() - started) / 1e6).toFixed(1), report);
-        for (const e of report.hostPortErrors) console.error(`podnet: host port: ${e}`);
-        noteWarning(report.overlayWarning);
-      } catch (err) {
-        console.error(`podnet: reconcile failed (will retry in ${RECONCILE_INTERVAL_MS / 1000}s): ${errorMessage(err)}`);
-      }
-    });
-  /**
-   * A membership change touches only the overlay: apply just that, at once. A full pass also
-   * lists veths and rewrites the firewall, which costs more than the change itself.
-   */
-  const applyMembership = (): Promise<void> =>
-    reconciles.run(async () => {
-      if (store.listNetworks().length === 0) return; // no overlay without a network
-      try {
-        const started = process.hrtime.bigint();
-        const warning = await dataplane.ensureOverlay(cluster.overlay());
-        debug('cluster change applied in %s ms', (Number(process.hrtime.bigint() - started) / 1e6).toFixed(1));
-        noteWarning(warning);
-      } catch (err) {
-        console.error(`podnet: applying the cluster change failed (the reconcile retries within ${RECONCILE_INTERVAL_MS / 1000}s): ${errorMessage(err)}`);
-      }
-    });
+  const locks = new EndpointLocks();
+  const network = new PodnetNetworkDriver({ settings, store, ipam, dataplane, locks, overlay: () => cluster.overlay() });
+  const ipamDriver = new PodnetIpamDriver(ipam, (poolId) => network.releasePool(poolId));
+  const reconciler = new Reconciler({
+    store, dataplane, ipam, driver: network, locks, bridge: settings.bridge, graceMs: settings.addressGraceMs, overlay: () => cluster.overlay(),
+  });
   // Docker kills a managed plugin that does not answer within ~9.5 s: serve first, reconcile
   // in the background, and make the calls that depend on host state wait for it.
-  const ready = runReconcile();
+  const ready = reconciler.run().then(() => undefined);
   const app = createApp(routeTable({ network, ipam: ipamDriver }), () => ready);
 
   const server = createPluginServer(app);
@@ -112,23 +77,19 @@ export async function serve(): Promise<void> {
   // Membership changes apply within seconds: the file is polled. SIGHUP re-reads it and
   // reconciles whatever changed or not (an administrator's "put everything back now").
   const unwatch = cluster.watch((): void => {
-    void ready.then(() => cluster.reload()).then((changed) => (changed ? applyMembership() : undefined));
+    void ready.then(() => cluster.reload()).then((changed) => (changed ? reconciler.applyMembership() : undefined));
   });
   process.on('SIGHUP', (): void => {
-    void ready.then(() => cluster.reload()).then(runReconcile);
+    void ready.then(() => cluster.reload()).then(() => reconciler.run());
   });
-
-  const timer = setInterval(() => {
-    void ready.then(runReconcile);
-  }, RECONCILE_INTERVAL_MS);
-  timer.unref();
+  reconciler.startTimer(() => ready);
 
   let stopping = false;
   const stop = async (signal: string): Promise<void> => {
     if (stopping) return;
     stopping = true;
     debug('%s: stopping', signal);
-    clearInterval(timer);
+    reconciler.stop();
     unwatch();
     await closeServer(server, STOP_DEADLINE_MS);
     removeSocket(settings.socket);

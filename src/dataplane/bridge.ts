@@ -1,6 +1,7 @@
 import createDebug from 'debug';
-import { CommandFailedError, SettingsError } from '../errors';
-import { ipBatch, ipJson, run, writeSysctl } from './host';
+import { SettingsError } from '../errors';
+import { ipBatch, ipJson, run, writeSysctl, type IpCommand } from './host';
+import type { VethEvidence } from '../reconcile/lifecycle';
 
 const debug = createDebug('podnet:bridge');
 
@@ -36,10 +37,10 @@ export async function ensureBridge(bridge: string, gatewayCidr: string): Promise
   const addrs = createdBridge ? [] : await ipJson<IpAddrInfo>(['addr', 'show', 'dev', bridge]);
   const [gw, plen] = gatewayCidr.split('/');
   const hasAddress = addrs.some((a) => (a.addr_info ?? []).some((i) => i.local === gw && String(i.prefixlen) === plen));
-  const lines: string[] = [];
-  if (createdBridge) lines.push(`link add ${bridge} type bridge`);
-  if (!hasAddress) lines.push(`addr replace ${gatewayCidr} dev ${bridge}`);
-  lines.push(`link set ${bridge} up`);
+  const lines: IpCommand[] = [];
+  if (createdBridge) lines.push(['link', 'add', bridge, 'type', 'bridge']);
+  if (!hasAddress) lines.push(['addr', 'replace', gatewayCidr, 'dev', bridge]);
+  lines.push(['link', 'set', bridge, 'up']);
   await ipBatch(lines);
   await writeSysctl(['net', 'ipv4', 'ip_forward'], '1');
   // Host ports on 127.0.0.1 are DNATed out of this bridge; PODNET-INPUT guards the other direction.
@@ -53,37 +54,56 @@ export async function removeBridge(bridge: string, gatewayCidr: string, opts: { 
   if (opts.deleteBridge) {
     await run(['ip', 'link', 'del', bridge]);
   } else if (opts.deleteAddress) {
-    await ipBatch([`addr del ${gatewayCidr} dev ${bridge}`]).catch(() => undefined);
+    await ipBatch([['addr', 'del', gatewayCidr, 'dev', bridge]]).catch(() => undefined);
   }
 }
 
 /**
  * Creates the veth pair for an endpoint: hostVeth enslaved to the bridge and up, peerVeth left in
  * the host namespace for Docker to move into the sandbox. MTU on both ends: Docker does not set
- * it for remote drivers.
+ * it for remote drivers. Fails with "File exists" when either name is taken: the caller decides
+ * whether the links are its own (and deletes them) or picks other names.
  */
 export async function createVethPair(opts: { bridge: string; hostVeth: string; peerVeth: string; mtu: number; mac: string }): Promise<void> {
-  const lines = [
+  const mtu = String(opts.mtu);
+  await ipBatch([
     // Enslaved and up in the same request that makes it: each extra line is another netlink round.
-    `link add ${opts.hostVeth} mtu ${opts.mtu} master ${opts.bridge} up type veth peer name ${opts.peerVeth} mtu ${opts.mtu} address ${opts.mac}`,
+    ['link', 'add', opts.hostVeth, 'mtu', mtu, 'master', opts.bridge, 'up', 'type', 'veth', 'peer', 'name', opts.peerVeth, 'mtu', mtu, 'address', opts.mac],
     // With br_netfilter (on wherever dockerd runs), a pod's packet to its own host port is DNATed
     // back to the port it came in on: the bridge drops it unless the port is in hairpin mode.
-    `link set ${opts.hostVeth} type bridge_slave hairpin on`,
-  ];
-  try {
-    await ipBatch(lines);
-  } catch (err) {
-    // A retried Join after a lost answer finds the pair from the first attempt: rebuild it.
-    if (!(err instanceof CommandFailedError) || !/File exists/.test(err.stderr)) throw err;
-    await deleteLinks([opts.hostVeth, opts.peerVeth]);
-    await ipBatch(lines);
-  }
+    ['link', 'set', opts.hostVeth, 'type', 'bridge_slave', 'hairpin', 'on'],
+  ]);
+}
+
+/** Puts live endpoints' veths back on a recreated bridge, as they were made. */
+export async function reattachVeths(bridge: string, names: readonly string[]): Promise<void> {
+  if (names.length === 0) return;
+  await ipBatch(names.flatMap((n): IpCommand[] => [
+    ['link', 'set', n, 'master', bridge, 'up'],
+    ['link', 'set', n, 'type', 'bridge_slave', 'hairpin', 'on'],
+  ]));
+}
+
+interface IpVeth {
+  ifname: string;
+  link?: string;
+  link_netnsid?: number;
+  master?: string;
+}
+
+/**
+ * Every veth in this namespace, with where its peer is (one `ip` call): `link_netnsid` is shown
+ * only when the peer lives in another network namespace; a peer here is named by `link`.
+ */
+export async function listVeths(): Promise<Map<string, VethEvidence>> {
+  const links = await ipJson<IpVeth>(['-d', 'link', 'show', 'type', 'veth']);
+  return new Map(links.map((l) => [l.ifname, { name: l.ifname, peerElsewhere: l.link_netnsid !== undefined, master: l.master }]));
 }
 
 /** Deletes links that exist; absent ones are fine (teardown is idempotent). One request for all. */
 export async function deleteLinks(names: readonly string[]): Promise<void> {
   if (names.length === 0) return;
-  await ipBatch(names.map((n) => `link del ${n}`), { tolerate: /Cannot find device/, lane: 'teardown' });
+  await ipBatch(names.map((n) => ['link', 'del', n]), { tolerate: /Cannot find device/, lane: 'teardown' });
 }
 
 /** MTU of the underlay: the given interface, else the one holding the default route, else 1500. */

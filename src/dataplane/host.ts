@@ -57,11 +57,30 @@ export interface IpBatchOptions {
   readonly lane?: keyof typeof ipSessions;
 }
 
+/** An `ip` command as argument tokens. */
+export type IpCommand = readonly string[];
+
 /**
- * Runs `ip` commands, one per line, in one of podnet's long-lived `ip -batch` processes. All
- * lines run; the first refused one is thrown (unless tolerated), naming the line.
+ * A token `ip -batch` reads as exactly one argument: no whitespace (it splits on it), no quote
+ * or backslash (it interprets them), no control character, not empty. Names, addresses and MACs
+ * were validated at the edge already; this is the second line of defence.
  */
-export async function ipBatch(lines: readonly string[], opts: IpBatchOptions = {}): Promise<void> {
+const SAFE_TOKEN = /^[^\s"'\\#\x00-\x1f\x7f]+$/;
+
+/** Joins tokens into one batch line, refusing any token that would not stay one argument. */
+export function ipLine(tokens: IpCommand): string {
+  for (const t of tokens) {
+    if (!SAFE_TOKEN.test(t)) throw new Error(`ip command refused: token ${JSON.stringify(t)} contains whitespace, a quote or a control character`);
+  }
+  return tokens.join(' ');
+}
+
+/**
+ * Runs `ip` commands, each an argument array, in one of podnet's long-lived `ip -batch`
+ * processes. All run; the first refused one is thrown (unless tolerated), naming the command.
+ */
+export async function ipBatch(commands: readonly IpCommand[], opts: IpBatchOptions = {}): Promise<void> {
+  const lines = commands.map(ipLine);
   const failures = await ipSessions[opts.lane ?? 'main'].exec(lines);
   const bad = failures.find((f) => !opts.tolerate?.test(f.message));
   if (bad) throw new CommandFailedError(['ip', ...bad.line.split(' ')], 1, bad.message);

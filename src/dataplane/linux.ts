@@ -2,11 +2,13 @@ import type { Store } from '../store/store';
 import type { Settings } from '../settings';
 import { formatIpv4 } from '../model/cidr';
 import type { Protocol } from '../model/types';
-import type { Dataplane } from './dataplane';
+import type { Dataplane, EndpointLinks } from './dataplane';
 import type { FirewallState } from './firewall-rules';
 import { Firewall } from './firewall';
 import { HostPortHolder } from './hostport-holder';
-import { HOST_VETH_PATTERN, containerVethName, hostVethName } from './names';
+import { HOST_VETH_PATTERN } from './names';
+import { errorMessage } from '../errors';
+import type { VethEvidence } from '../reconcile/lifecycle';
 import * as bridge from './bridge';
 import { SerialQueue } from '../util/serial';
 import { OvsOverlay, interfaceWithAddress } from './ovs';
@@ -88,32 +90,38 @@ export class LinuxDataplane implements Dataplane {
     return (await bridge.underlayMtu(iface)).mtu;
   }
 
-  async attachEndpoint(endpointId: string, mtu: number, mac: string): Promise<{ hostVeth: string; peerVeth: string }> {
-    const hostVeth = hostVethName(endpointId);
-    const peerVeth = containerVethName(endpointId);
+  async attachEndpoint(links: EndpointLinks, mtu: number, mac: string): Promise<void> {
     // A Join retried after a Leave of the same endpoint must not have its new pair reaped.
-    if (this.reaper.has(hostVeth) || this.reaper.has(peerVeth)) await this.reaper.drain();
+    if (this.reaper.has(links.hostVeth) || this.reaper.has(links.peerVeth)) await this.reaper.drain();
     try {
-      await bridge.createVethPair({ bridge: this.settings.bridge, hostVeth, peerVeth, mtu, mac });
+      await bridge.createVethPair({ bridge: this.settings.bridge, ...links, mtu, mac });
     } catch (err) {
-      await bridge.deleteLinks([hostVeth, peerVeth]).catch(() => undefined); // leave nothing half-made
+      // "File exists" means the names are taken by links that are not this endpoint's: the
+      // caller picks others. Anything else: remove what this call may have made.
+      if (!/File exists/.test(errorMessage(err))) await bridge.deleteLinks([links.hostVeth, links.peerVeth]).catch(() => undefined);
       throw err;
     }
-    return { hostVeth, peerVeth };
   }
 
-  async detachEndpoint(endpointId: string): Promise<void> {
+  detachLinks(names: readonly string[]): void {
     // Deleting one end removes the pair; the peer is named too in case Docker never moved it.
-    this.reaper.schedule([hostVethName(endpointId), containerVethName(endpointId)]);
+    this.reaper.schedule(names);
   }
 
-  async listEndpointVeths(): Promise<string[]> {
-    // Veths being reaped belong to no endpoint already; they are not orphans to judge again.
-    return (await bridge.bridgePorts(this.settings.bridge)).filter((p) => HOST_VETH_PATTERN.test(p) && !this.reaper.has(p));
+  drainLinks(): Promise<void> {
+    return this.reaper.drain();
   }
 
-  removeVeths(names: readonly string[]): Promise<void> {
-    return bridge.deleteLinks(names);
+  inspectVeths(): Promise<Map<string, VethEvidence>> {
+    return bridge.listVeths();
+  }
+
+  reaping(): { has(name: string): boolean } {
+    return { has: (n) => this.reaper.has(n) };
+  }
+
+  reattachVeths(names: readonly string[]): Promise<void> {
+    return bridge.reattachVeths(this.settings.bridge, names);
   }
 
   applyFirewall(state: FirewallState, opts?: { checkJumps?: boolean }): Promise<void> {

@@ -45,9 +45,9 @@ export class OvsOverlay {
   async ensure(s: OverlayState): Promise<void> {
     if (!(await linkExists(OVS_NAMES.linkOnBridge))) {
       await ipBatch([
-        `link add ${OVS_NAMES.linkOnBridge} type veth peer name ${OVS_NAMES.linkOnOvs}`,
-        `link set ${OVS_NAMES.linkOnBridge} master ${this.bridge} up`,
-        `link set ${OVS_NAMES.linkOnOvs} up`,
+        ['link', 'add', OVS_NAMES.linkOnBridge, 'type', 'veth', 'peer', 'name', OVS_NAMES.linkOnOvs],
+        ['link', 'set', OVS_NAMES.linkOnBridge, 'master', this.bridge, 'up'],
+        ['link', 'set', OVS_NAMES.linkOnOvs, 'up'],
       ]);
       if (s.datapath === 'netdev') {
         // The userspace datapath drops the TSO/GSO super-packets a veth hands it (HOST-LAB.md):

@@ -23,8 +23,8 @@ export const GLOBAL_ADDRESS_SPACE = 'podnet-global';
 export class PodnetIpamDriver implements IpamDriver {
   constructor(
     private readonly ipam: Ipam,
-    /** Called when an address is released while an endpoint still uses it. */
-    private readonly onRelease: (address: number) => Promise<void>,
+    /** Ends the networks stored for a pool Docker releases (a rolled-back CreateNetwork). */
+    private readonly onReleasePool: (poolId: string) => Promise<void> = async () => undefined,
   ) {}
 
   async getCapabilities(): Promise<IpamCapabilities> {
@@ -41,6 +41,7 @@ export class PodnetIpamDriver implements IpamDriver {
   }
 
   async releasePool(req: { PoolID: string }): Promise<Empty> {
+    await this.onReleasePool(req.PoolID);
     this.ipam.releasePool(req.PoolID);
     return {};
   }
@@ -52,15 +53,13 @@ export class PodnetIpamDriver implements IpamDriver {
   }
 
   async releaseAddress(req: ReleaseAddressRequest): Promise<Empty> {
-    let addr: number;
     try {
-      addr = parseIpv4(req.Address);
+      parseIpv4(req.Address);
     } catch {
       throw new InvalidRequestError(`ReleaseAddress: "${req.Address}" is not an IPv4 address`);
     }
-    await this.onRelease(addr);
     const released = this.ipam.releaseAddress(req.PoolID, req.Address);
-    debug('release %s from %s: %s', req.Address, req.PoolID, released ? 'freed' : 'was not allocated');
+    debug('release %s from %s: %s', req.Address, req.PoolID, released ? 'freed' : 'not freed (not allocated, reserved, or bound to a live endpoint)');
     return {};
   }
 }

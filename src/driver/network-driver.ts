@@ -2,6 +2,9 @@ import createDebug from 'debug';
 import { ConflictError, InvalidOptionError, InvalidRequestError, NotFoundError, PodnetError, UnsupportedError, errorMessage } from '../errors';
 import { contains, formatCidr, formatIpv4, macForIpv4, parseAddressWithPrefix } from '../model/cidr';
 import { SerialQueue } from '../util/serial';
+import { crashPoint } from '../util/crash-point';
+import { endpointLinkCandidates } from '../dataplane/names';
+import type { EndpointLocks } from './endpoint-locks';
 import type { EndpointRecord, NetworkRecord } from '../model/types';
 import type { Dataplane } from '../dataplane/dataplane';
 import type { FirewallState } from '../dataplane/firewall-rules';
@@ -34,6 +37,9 @@ export interface DriverDeps {
   readonly dataplane: Dataplane;
   /** The overlay this node should have (multi-host); absent or undefined: single node. */
   readonly overlay?: () => OverlayState | undefined;
+  /** Shared with the reconciler: one endpoint's operations never interleave. */
+  readonly locks: EndpointLocks;
+  readonly now?: () => number;
 }
 
 /**
@@ -41,14 +47,16 @@ export interface DriverDeps {
  * dataplane; state lives in the store; every teardown call is idempotent.
  */
 export class PodnetNetworkDriver implements NetworkDriver {
-  /** Endpoints whose veth is being made or removed: reconcile must not judge them meanwhile. */
-  readonly inFlight = new Set<string>();
   /** Network create/delete: check-then-act on "one network per cluster CIDR" must not interleave. */
   private readonly networks = new SerialQueue();
   /** Host-port changes: check for conflicts, hold the ports, store rows, rewrite rules, as one step. */
   private readonly hostPorts = new SerialQueue();
 
-  constructor(private readonly d: DriverDeps) {}
+  private readonly now: () => number;
+
+  constructor(private readonly d: DriverDeps) {
+    this.now = d.now ?? Date.now;
+  }
 
   async getCapabilities(): Promise<NetworkCapabilities> {
     return { Scope: 'local', ConnectivityScope: 'global' };
@@ -102,20 +110,25 @@ export class PodnetNetworkDriver implements NetworkDriver {
       topology: settings.topology,
     });
     const aux = Object.values(data.AuxAddresses).map((c) => optionAddress('--aux-address', c));
-    const network: NetworkRecord = { networkId: req.NetworkID, internal: opts.internal, mtu, createdAt: Date.now() };
+    const network: NetworkRecord = { networkId: req.NetworkID, internal: opts.internal, mtu, createdAt: this.now(), poolId: pool.poolId };
+    // Host first, row last: a crash before the commit leaves no row (the reconcile removes the
+    // plumbing of no network); a crash after it, before Docker heard the answer, is ended by
+    // Docker's roll-back, ReleasePool of this pool (releasePool below, and the reconcile).
+    try {
+      await dataplane.ensureNode();
+      await dataplane.applyFirewall(this.firewallState(network), { checkJumps: true });
+      const warning = await dataplane.ensureOverlay(this.d.overlay?.());
+      if (warning) console.error(`podnet: ${warning}`);
+    } catch (err) {
+      if (store.listNetworks().length === 0) await dataplane.teardownNode().catch(() => undefined);
+      throw new PodnetError('PODNET_ERR_COMMAND_FAILED', `could not set up ${settings.bridge}, ${settings.ovsBridge} and podnet's firewall chains: ${errorMessage(err)}`, { cause: err });
+    }
+    crashPoint('create-network:host-ready');
     store.transaction(() => {
       store.putNetwork(network);
       ipam.reserve(pool.poolId, aux);
     });
-    try {
-      await dataplane.ensureNode();
-      await dataplane.applyFirewall(this.firewallState(), { checkJumps: true });
-      const warning = await dataplane.ensureOverlay(this.d.overlay?.());
-      if (warning) console.error(`podnet: ${warning}`);
-    } catch (err) {
-      store.deleteNetwork(req.NetworkID);
-      throw new PodnetError('PODNET_ERR_COMMAND_FAILED', `could not set up ${settings.bridge}, ${settings.ovsBridge} and podnet's firewall chains: ${errorMessage(err)}`, { cause: err });
-    }
+    crashPoint('create-network:stored');
     debug('network %s created (mtu %d, internal %s)', req.NetworkID.slice(0, 12), mtu, opts.internal);
     return {};
   }
@@ -126,7 +139,7 @@ export class PodnetNetworkDriver implements NetworkDriver {
 
   private async deleteNetworkNow(req: NetworkIdRequest): Promise<Empty> {
     const { store, dataplane } = this.d;
-    for (const ep of store.listEndpoints(req.NetworkID)) await this.forgetEndpoint(ep);
+    for (const ep of store.listEndpoints(req.NetworkID)) await this.endEndpoint(ep.endpointId, 'deleted');
     const removed = store.deleteNetwork(req.NetworkID);
     if (store.listNetworks().length === 0 && removed) {
       await dataplane.teardownNode();
@@ -135,8 +148,23 @@ export class PodnetNetworkDriver implements NetworkDriver {
     return {};
   }
 
+  /**
+   * Releases the networks stored for a pool Docker releases: Docker releases a pool after
+   * DeleteNetwork, or as the roll-back of a CreateNetwork that failed (it never sends
+   * DeleteNetwork for those), so a network still stored for it is one Docker does not have.
+   */
+  releasePool(poolId: string): Promise<void> {
+    return this.networks.run(async () => {
+      const stale = this.d.store.listNetworks().filter((n) => n.poolId === poolId);
+      for (const n of stale) {
+        debug('pool %s released while network %s is stored: a create Docker rolled back', poolId, n.networkId.slice(0, 12));
+        await this.deleteNetworkNow({ NetworkID: n.networkId });
+      }
+    });
+  }
+
   async createEndpoint(req: CreateEndpointRequest): Promise<CreateEndpointResponse> {
-    const { store, settings, ipam } = this.d;
+    const { settings } = this.d;
     const network = this.network(req.NetworkID);
     if (req.Interface.AddressIPv6) throw new UnsupportedError('IPv6 is not supported by podnet yet: connect without --ip6');
     if (!req.Interface.Address) {
@@ -147,21 +175,53 @@ export class PodnetNetworkDriver implements NetworkDriver {
       throw new InvalidOptionError(`address ${formatIpv4(address)} is outside this node's subnet ${formatCidr(settings.nodeSubnet)}`);
     }
     const mac = req.Interface.MacAddress || macForIpv4(address);
-    const existing = store.getEndpoint(req.EndpointID);
-    if (!existing) {
+    return this.d.locks.with(req.EndpointID, async () => {
+      const { store, ipam } = this.d;
+      const existing = store.getEndpoint(req.EndpointID);
+      if (existing) {
+        // A retry of a CreateEndpoint whose answer was lost: same address, same answer.
+        if (existing.address !== address) {
+          throw new ConflictError(
+            `endpoint ${req.EndpointID.slice(0, 12)} already exists with address ${formatIpv4(existing.address)}, not ${formatIpv4(address)}: ` +
+              'Docker and podnet disagree; restart the container',
+          );
+        }
+        return req.Interface.MacAddress ? {} : { Interface: { MacAddress: existing.mac } };
+      }
+      const holder = store.endpointsByAddress(address).find((e) => e.endpointId !== req.EndpointID);
+      const row = store.addressRow(address);
+      if (holder || (row && row.endpointId !== null && row.endpointId !== req.EndpointID)) {
+        const other = holder?.endpointId ?? row?.endpointId ?? '';
+        throw new ConflictError(
+          `address ${formatIpv4(address)} is held by another endpoint (${other.slice(0, 12)}): ask podnet's IPAM for an address ` +
+            '(leave --ip out, or pick a free one)',
+        );
+      }
+      if (row && row.quarantinedAt !== null) {
+        throw new ConflictError(
+          `address ${formatIpv4(address)} belonged to an endpoint that died ${Math.round((this.now() - row.quarantinedAt) / 1000)} s ago and is ` +
+            `quarantined for ${Math.round(settings.addressGraceMs / 1000)} s from then: pick another address, or wait`,
+        );
+      }
       const pool = store.listPools()[0];
+      const now = this.now();
       store.transaction(() => {
-        store.putEndpoint({ endpointId: req.EndpointID, networkId: network.networkId, address, mac, hostVeth: null, createdAt: Date.now() });
-        if (pool) ipam.adopt(pool.poolId, address);
+        // An address with no row (podnet's state was reset under a running Docker) is adopted.
+        if (!row && pool) ipam.adopt(pool.poolId, address);
+        store.putEndpoint({
+          endpointId: req.EndpointID, networkId: network.networkId, address, mac, hostVeth: null, peerVeth: null,
+          createdAt: now, state: 'bound', stateSince: now, sandboxKey: '',
+        });
+        store.bindAddress(address, req.EndpointID);
       });
-    }
-    return req.Interface.MacAddress ? {} : { Interface: { MacAddress: mac } };
+      crashPoint('create-endpoint:stored');
+      return req.Interface.MacAddress ? {} : { Interface: { MacAddress: mac } };
+    });
   }
 
   async deleteEndpoint(req: EndpointRequest): Promise<Empty> {
-    const ep = this.d.store.getEndpoint(req.EndpointID);
-    if (ep) await this.forgetEndpoint(ep);
-    else await this.d.dataplane.detachEndpoint(req.EndpointID);
+    // An endpoint podnet has no record of has no links podnet knows: nothing is deleted by name.
+    await this.endEndpoint(req.EndpointID, 'deleted');
     return {};
   }
 
@@ -170,40 +230,74 @@ export class PodnetNetworkDriver implements NetworkDriver {
   }
 
   async join(req: JoinRequest): Promise<JoinResponse> {
-    const { store, dataplane, settings } = this.d;
+    const { settings } = this.d;
     const network = this.network(req.NetworkID);
-    const ep = store.getEndpoint(req.EndpointID);
-    if (!ep) throw new NotFoundError(`unknown endpoint ${req.EndpointID.slice(0, 12)}: podnet has no record of it; restart the container`);
-    this.inFlight.add(ep.endpointId);
-    try {
-      const { hostVeth, peerVeth } = await dataplane.attachEndpoint(ep.endpointId, network.mtu, ep.mac);
-      store.setEndpointVeth(ep.endpointId, hostVeth);
+    return this.d.locks.with(req.EndpointID, async () => {
+      const { store, dataplane } = this.d;
+      const ep = store.getEndpoint(req.EndpointID);
+      if (!ep) throw new NotFoundError(`unknown endpoint ${req.EndpointID.slice(0, 12)}: podnet has no record of it; restart the container`);
+      const veths = await dataplane.inspectVeths();
+      if (ep.state === 'joined' && ep.hostVeth !== null && veths.get(ep.hostVeth)?.peerElsewhere) {
+        throw new ConflictError(
+          `endpoint ${ep.endpointId.slice(0, 12)} is already joined to a sandbox (${ep.sandboxKey || 'its veth is in another namespace'}): ` +
+            'Leave it first; podnet does not rebuild a live endpoint',
+        );
+      }
+      // A Join retried after a lost answer finds its own pair from the first attempt: remove it.
+      const own = [ep.hostVeth, ep.peerVeth].filter((n): n is string => n !== null);
+      if (own.some((n) => veths.has(n))) await deleteLinksNow(dataplane, own);
+      const taken = new Set<string>();
+      for (const other of store.listEndpoints()) {
+        if (other.endpointId === ep.endpointId) continue;
+        if (other.hostVeth) taken.add(other.hostVeth);
+        if (other.peerVeth) taken.add(other.peerVeth);
+      }
+      let made: { hostVeth: string; peerVeth: string } | undefined;
+      for (const links of endpointLinkCandidates(ep.endpointId)) {
+        if (taken.has(links.hostVeth) || taken.has(links.peerVeth)) continue;
+        if (!own.includes(links.hostVeth) && (veths.has(links.hostVeth) || veths.has(links.peerVeth))) continue;
+        // Recorded before they exist: a crash after the kernel made them leaves links with an owner.
+        store.setEndpointState(ep.endpointId, 'joining', this.now(), links, req.SandboxKey);
+        crashPoint('join:recorded');
+        try {
+          await dataplane.attachEndpoint(links, network.mtu, ep.mac);
+        } catch (err) {
+          if (/File exists/.test(errorMessage(err))) continue; // not ours: try the next names
+          throw err;
+        }
+        made = links;
+        break;
+      }
+      if (!made) {
+        throw new ConflictError(`no free link names for endpoint ${ep.endpointId.slice(0, 12)}: every pn/pt name from its ID is taken; restart the container`);
+      }
+      crashPoint('join:made');
+      store.setEndpointState(ep.endpointId, 'joined', this.now(), made, req.SandboxKey);
+      crashPoint('join:stored');
       return {
-        InterfaceName: { SrcName: peerVeth, DstPrefix: 'eth' },
+        InterfaceName: { SrcName: made.peerVeth, DstPrefix: 'eth' },
         // Docker installs no default route for internal networks; none is offered.
         Gateway: network.internal ? '' : formatIpv4(settings.gateway),
         GatewayIPv6: '',
         StaticRoutes: [],
         DisableGatewayService: false,
       };
-    } finally {
-      this.inFlight.delete(ep.endpointId);
-    }
+    });
   }
 
   async leave(req: EndpointRequest): Promise<Empty> {
-    const { store, dataplane } = this.d;
-    this.inFlight.add(req.EndpointID);
-    try {
-      await this.revoke(req.EndpointID);
-      await dataplane.detachEndpoint(req.EndpointID);
-      if (store.getEndpoint(req.EndpointID)) store.setEndpointVeth(req.EndpointID, null);
-    } finally {
-      this.inFlight.delete(req.EndpointID);
-    }
+    await this.d.locks.with(req.EndpointID, async () => {
+      const { store, dataplane } = this.d;
+      const ep = store.getEndpoint(req.EndpointID);
+      if (!ep) return; // unknown: nothing of it is deleted by a name derived from the ID
+      await this.revoke(ep.endpointId);
+      crashPoint('leave:revoked');
+      dataplane.detachLinks([ep.hostVeth, ep.peerVeth].filter((n): n is string => n !== null));
+      store.setEndpointState(ep.endpointId, 'left', this.now(), { hostVeth: null, peerVeth: null });
+      crashPoint('leave:stored');
+    });
     return {};
   }
-
   programExternalConnectivity(req: ProgramExternalConnectivityRequest): Promise<Empty> {
     return this.hostPorts.run(() => this.programNow(req));
   }
@@ -257,24 +351,27 @@ export class PodnetNetworkDriver implements NetworkDriver {
     return {};
   }
 
-  /** ReleaseAddress of an address whose endpoint still exists: that endpoint is gone for Docker. */
-  async forgetEndpointsAt(address: number): Promise<void> {
-    for (const ep of this.d.store.endpointsByAddress(address)) {
-      debug('address %s released while endpoint %s exists: cleaning it up', formatIpv4(address), ep.endpointId.slice(0, 12));
-      await this.forgetEndpoint(ep);
-    }
-  }
-
-  /** Removes an endpoint's veth, host ports and record. */
-  async forgetEndpoint(ep: EndpointRecord): Promise<void> {
-    this.inFlight.add(ep.endpointId);
-    try {
-      await this.revoke(ep.endpointId);
-      await this.d.dataplane.detachEndpoint(ep.endpointId);
-      this.d.store.deleteEndpoint(ep.endpointId);
-    } finally {
-      this.inFlight.delete(ep.endpointId);
-    }
+  /**
+   * Ends an endpoint under its lock: host ports and rules, its recorded links, its row. 'deleted'
+   * (DeleteEndpoint): its address is unbound and waits for Docker's ReleaseAddress. 'dead' (the
+   * reconciler's judgement): its address is quarantined from now. Unknown IDs: nothing happens.
+   */
+  endEndpoint(endpointId: string, how: 'deleted' | 'dead', reason?: string): Promise<void> {
+    return this.d.locks.with(endpointId, async () => {
+      const { store, dataplane } = this.d;
+      const ep = store.getEndpoint(endpointId);
+      if (!ep) return;
+      if (how === 'dead') console.error(`podnet: endpoint ${endpointId.slice(0, 12)} (${formatIpv4(ep.address)}) is dead: ${reason ?? 'judged by the reconcile'}`);
+      await this.revoke(endpointId);
+      crashPoint('delete-endpoint:revoked');
+      dataplane.detachLinks([ep.hostVeth, ep.peerVeth].filter((n): n is string => n !== null));
+      store.transaction(() => {
+        store.deleteEndpoint(endpointId);
+        if (how === 'dead') store.quarantineAddress(endpointId, this.now());
+        else store.unbindAddress(endpointId, this.now());
+      });
+      crashPoint('delete-endpoint:stored');
+    });
   }
 
   private revoke(endpointId: string): Promise<void> {
@@ -300,10 +397,10 @@ export class PodnetNetworkDriver implements NetworkDriver {
     return n;
   }
 
-  /** The firewall podnet's chains should hold, from the store. */
-  firewallState(): FirewallState {
+  /** The firewall podnet's chains should hold, from the store (plus a network being created). */
+  firewallState(creating?: NetworkRecord): FirewallState {
     const { store, settings } = this.d;
-    const internal = store.listNetworks().some((n) => n.internal);
+    const internal = [...store.listNetworks(), ...(creating ? [creating] : [])].some((n) => n.internal);
     return {
       bridge: settings.bridge,
       clusterCidr: settings.clusterCidr,
@@ -321,4 +418,10 @@ function optionAddress(what: string, text: string): number {
   } catch (err) {
     throw new InvalidOptionError(`${what} ${JSON.stringify(text)} is not an IPv4 address: ${errorMessage(err)}`);
   }
+}
+
+/** Deletes an endpoint's own links now (not in the background): their names are reused at once. */
+async function deleteLinksNow(dataplane: Dataplane, names: readonly string[]): Promise<void> {
+  dataplane.detachLinks(names);
+  await dataplane.drainLinks();
 }

@@ -12,6 +12,7 @@ import {
 } from '../model/cidr';
 import type { PoolRecord } from '../model/types';
 import type { Store } from '../store/store';
+import { crashPoint } from '../util/crash-point';
 
 const debug = createDebug('podnet:ipam');
 
@@ -187,8 +188,9 @@ export class Ipam {
     } else {
       addr = this.next(p, taken);
     }
-    this.store.putAddress({ poolId, address: addr, kind: 'endpoint', allocatedAt: this.now() });
+    this.store.putAddress({ poolId, address: addr, kind: 'endpoint', allocatedAt: this.now(), endpointId: null, quarantinedAt: null });
     taken.add(addr);
+    crashPoint('request-address:stored');
     debug('address %s from %s', formatIpv4(addr), poolId);
     return `${formatIpv4(addr)}/${mask}`;
   }
@@ -256,8 +258,17 @@ export class Ipam {
       throw new InvalidOptionError(`"${address}" is not an IPv4 address`);
     }
     if (addr === this.cfg.gateway) return false;
+    const row = this.store.getAddress(poolId, addr);
+    if (row?.kind === 'aux') return false;
+    if (row?.endpointId && this.store.getEndpoint(row.endpointId)) {
+      // ReleaseAddress names no endpoint: a late one (for an endpoint that died while podnet
+      // was away) must not free the address of the endpoint that holds it now.
+      debug('release of %s ignored: it is bound to live endpoint %s', address, row.endpointId.slice(0, 12));
+      return false;
+    }
     const removed = this.store.deleteAddress(poolId, addr);
     this.allocated.get(poolId)?.delete(addr);
+    crashPoint('release-address:stored');
     return removed;
   }
 
@@ -265,7 +276,7 @@ export class Ipam {
   adopt(poolId: string, addr: number): void {
     const taken = this.setOf(poolId);
     if (taken.has(addr)) return;
-    this.store.putAddress({ poolId, address: addr, kind: 'endpoint', allocatedAt: this.now() });
+    this.store.putAddress({ poolId, address: addr, kind: 'endpoint', allocatedAt: this.now(), endpointId: null, quarantinedAt: null });
     taken.add(addr);
   }
 
@@ -274,15 +285,16 @@ export class Ipam {
     this.store.transaction(() => {
       for (const a of addrs) {
         if (!contains(this.cfg.nodeSubnet, a)) continue;
-        this.store.putAddress({ poolId, address: a, kind: 'aux', allocatedAt: this.now() });
+        this.store.putAddress({ poolId, address: a, kind: 'aux', allocatedAt: this.now(), endpointId: null, quarantinedAt: null });
         this.setOf(poolId).add(a);
       }
     });
   }
 
   /**
-   * Takes back addresses handed out longer than the grace period ago that no endpoint uses: an
-   * answer Docker never received, or a container whose teardown never reached podnet.
+   * Takes back addresses no endpoint holds whose time is up: quarantined longer than the grace
+   * period (counted from the endpoint's death), or handed out that long ago and never bound (an
+   * answer Docker never received). A bound address is never taken back.
    */
   reclaim(): number {
     const stale = this.store.unusedAddresses(this.now() - this.graceMs);

@@ -16,6 +16,10 @@ export interface AddressRecord {
   readonly address: number;
   readonly kind: AddressKind;
   readonly allocatedAt: number;
+  /** The endpoint this address is bound to (CreateEndpoint); null while allocated or quarantined. */
+  readonly endpointId: string | null;
+  /** When its endpoint died: the address is reused only after the grace period from then. */
+  readonly quarantinedAt: number | null;
 }
 
 export interface NetworkRecord {
@@ -24,16 +28,28 @@ export interface NetworkRecord {
   /** Endpoint MTU for this network (computed, or the user's -o com.docker.network.driver.mtu). */
   readonly mtu: number;
   readonly createdAt: number;
+  /** The IPAM pool Docker allocated the network from: its ReleasePool ends the network too. */
+  readonly poolId: string;
 }
+
+/** Where an endpoint is in its lifecycle (docs/endpoint-lifecycle.md). */
+export type EndpointState = 'bound' | 'joining' | 'joined' | 'left';
 
 export interface EndpointRecord {
   readonly endpointId: string;
   readonly networkId: string;
   readonly address: number;
   readonly mac: string;
-  /** Host-side veth name on the bridge; set while joined. */
+  /** Host-side veth name on the bridge; recorded before it is made, kept while joining/joined. */
   readonly hostVeth: string | null;
+  /** The end Docker moves into the sandbox (its name in the host namespace). */
+  readonly peerVeth: string | null;
   readonly createdAt: number;
+  readonly state: EndpointState;
+  /** When the endpoint entered its state (ms). */
+  readonly stateSince: number;
+  /** The sandbox (network namespace path) of the Join; '' when not joined. */
+  readonly sandboxKey: string;
 }
 
 export type Protocol = 'tcp' | 'udp' | 'sctp';

@@ -5,6 +5,7 @@ import type {
   AddressKind,
   AddressRecord,
   EndpointRecord,
+  EndpointState,
   HostPortRecord,
   NetworkRecord,
   PoolRecord,
@@ -30,19 +31,42 @@ const MIGRATIONS: readonly string[] = [
      PRIMARY KEY (protocol, host_ip, host_port));
    CREATE INDEX hostports_by_endpoint ON hostports (endpoint_id);
    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);`,
+  // v2: the endpoint lifecycle (docs/endpoint-lifecycle.md). An address row names the endpoint
+  // that owns it, or when its endpoint died (quarantine counted from then); an endpoint row
+  // records its state, since when, the links made for it and the sandbox it joined; a network
+  // row records the pool Docker allocated it from (ReleasePool of that pool ends it).
+  `ALTER TABLE addresses ADD COLUMN endpoint_id TEXT;
+   ALTER TABLE addresses ADD COLUMN quarantined_at INTEGER;
+   CREATE INDEX addresses_by_endpoint ON addresses (endpoint_id);
+   ALTER TABLE endpoints ADD COLUMN state TEXT NOT NULL DEFAULT 'bound';
+   ALTER TABLE endpoints ADD COLUMN state_since INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE endpoints ADD COLUMN peer_veth TEXT;
+   ALTER TABLE endpoints ADD COLUMN sandbox_key TEXT NOT NULL DEFAULT '';
+   ALTER TABLE networks ADD COLUMN pool_id TEXT NOT NULL DEFAULT '';
+   UPDATE endpoints SET state = CASE WHEN host_veth IS NULL THEN 'bound' ELSE 'joined' END,
+     state_since = created_at, peer_veth = CASE WHEN host_veth IS NULL THEN NULL ELSE 'pt' || substr(host_veth, 3) END;
+   UPDATE addresses SET endpoint_id = (SELECT e.endpoint_id FROM endpoints e WHERE e.address = addresses.address LIMIT 1)
+     WHERE kind = 'endpoint';
+   UPDATE networks SET pool_id = COALESCE((SELECT pool_id FROM pools ORDER BY created_at LIMIT 1), '');`,
 ];
 
 interface PoolRow { pool_id: string; pool: string; sub_pool: string | null; created_at: number }
-interface AddressRow { pool_id: string; address: number; kind: AddressKind; allocated_at: number }
-interface NetworkRow { network_id: string; internal: number; mtu: number; created_at: number }
-interface EndpointRow { endpoint_id: string; network_id: string; address: number; mac: string; host_veth: string | null; created_at: number }
+interface AddressRow { pool_id: string; address: number; kind: AddressKind; allocated_at: number; endpoint_id: string | null; quarantined_at: number | null }
+interface NetworkRow { network_id: string; internal: number; mtu: number; created_at: number; pool_id: string }
+interface EndpointRow {
+  endpoint_id: string; network_id: string; address: number; mac: string; host_veth: string | null; created_at: number;
+  state: EndpointState; state_since: number; peer_veth: string | null; sandbox_key: string;
+}
 interface HostPortRow { endpoint_id: string; protocol: Protocol; host_ip: string; host_port: number; container_port: number; pod_ip: number }
 
 const pool = (r: PoolRow): PoolRecord => ({ poolId: r.pool_id, pool: r.pool, subPool: r.sub_pool, createdAt: r.created_at });
-const address = (r: AddressRow): AddressRecord => ({ poolId: r.pool_id, address: r.address, kind: r.kind, allocatedAt: r.allocated_at });
-const network = (r: NetworkRow): NetworkRecord => ({ networkId: r.network_id, internal: r.internal === 1, mtu: r.mtu, createdAt: r.created_at });
+const address = (r: AddressRow): AddressRecord => ({
+  poolId: r.pool_id, address: r.address, kind: r.kind, allocatedAt: r.allocated_at, endpointId: r.endpoint_id, quarantinedAt: r.quarantined_at,
+});
+const network = (r: NetworkRow): NetworkRecord => ({ networkId: r.network_id, internal: r.internal === 1, mtu: r.mtu, createdAt: r.created_at, poolId: r.pool_id });
 const endpoint = (r: EndpointRow): EndpointRecord => ({
   endpointId: r.endpoint_id, networkId: r.network_id, address: r.address, mac: r.mac, hostVeth: r.host_veth, createdAt: r.created_at,
+  state: r.state, stateSince: r.state_since, peerVeth: r.peer_veth, sandboxKey: r.sandbox_key,
 });
 const hostPort = (r: HostPortRow): HostPortRecord => ({
   endpointId: r.endpoint_id, protocol: r.protocol, hostIp: r.host_ip, hostPort: r.host_port, containerPort: r.container_port, podIp: r.pod_ip,
@@ -126,16 +150,37 @@ export class Store {
     return r && address(r);
   }
   putAddress(a: AddressRecord): void {
-    this.sql('INSERT OR REPLACE INTO addresses (pool_id, address, kind, allocated_at) VALUES (?, ?, ?, ?)').run(a.poolId, a.address, a.kind, a.allocatedAt);
+    this.sql('INSERT OR REPLACE INTO addresses (pool_id, address, kind, allocated_at, endpoint_id, quarantined_at) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(a.poolId, a.address, a.kind, a.allocatedAt, a.endpointId, a.quarantinedAt);
+  }
+  /** The endpoint-kind address row of this address in any pool (one pool per node). */
+  addressRow(addr: number): AddressRecord | undefined {
+    const r = this.sql(`SELECT * FROM addresses WHERE address = ? AND kind = 'endpoint'`).get(addr) as AddressRow | undefined;
+    return r && address(r);
+  }
+  /** Binds the address to its endpoint (CreateEndpoint). */
+  bindAddress(addr: number, endpointId: string): void {
+    this.sql(`UPDATE addresses SET endpoint_id = ?, quarantined_at = NULL WHERE address = ? AND kind = 'endpoint'`).run(endpointId, addr);
+  }
+  /** Unbinds it: Docker deleted the endpoint and will release the address (allocated again, ageing from now). */
+  unbindAddress(endpointId: string, now: number): void {
+    this.sql(`UPDATE addresses SET endpoint_id = NULL, allocated_at = ? WHERE endpoint_id = ?`).run(now, endpointId);
+  }
+  /** Its endpoint died: the address is quarantined, counted from now. */
+  quarantineAddress(endpointId: string, now: number): void {
+    this.sql(`UPDATE addresses SET endpoint_id = NULL, quarantined_at = ? WHERE endpoint_id = ?`).run(now, endpointId);
   }
   deleteAddress(poolId: string, addr: number): boolean {
     return this.sql('DELETE FROM addresses WHERE pool_id = ? AND address = ?').run(poolId, addr).changes > 0;
   }
-  /** Addresses handed out for endpoints, older than the cut-off, that no endpoint uses. */
+  /**
+   * Endpoint addresses that may be taken back: quarantined before the cut-off, or handed out
+   * before it and never bound (an answer Docker never received). Bound rows never qualify.
+   */
   unusedAddresses(olderThan: number): AddressRecord[] {
     const rows = this.sql(
-      `SELECT a.* FROM addresses a WHERE a.kind = 'endpoint' AND a.allocated_at < ?
-         AND NOT EXISTS (SELECT 1 FROM endpoints e WHERE e.address = a.address)`,
+      `SELECT a.* FROM addresses a WHERE a.kind = 'endpoint' AND a.endpoint_id IS NULL
+         AND COALESCE(a.quarantined_at, a.allocated_at) < ?`,
     ).all(olderThan) as AddressRow[];
     return rows.map(address);
   }
@@ -149,7 +194,8 @@ export class Store {
     return (this.sql('SELECT * FROM networks ORDER BY created_at').all() as NetworkRow[]).map(network);
   }
   putNetwork(n: NetworkRecord): void {
-    this.sql('INSERT OR REPLACE INTO networks (network_id, internal, mtu, created_at) VALUES (?, ?, ?, ?)').run(n.networkId, n.internal ? 1 : 0, n.mtu, n.createdAt);
+    this.sql('INSERT OR REPLACE INTO networks (network_id, internal, mtu, created_at, pool_id) VALUES (?, ?, ?, ?, ?)')
+      .run(n.networkId, n.internal ? 1 : 0, n.mtu, n.createdAt, n.poolId);
   }
   deleteNetwork(networkId: string): boolean {
     return this.sql('DELETE FROM networks WHERE network_id = ?').run(networkId).changes > 0;
@@ -170,11 +216,15 @@ export class Store {
     return (rows as EndpointRow[]).map(endpoint);
   }
   putEndpoint(e: EndpointRecord): void {
-    this.sql('INSERT OR REPLACE INTO endpoints (endpoint_id, network_id, address, mac, host_veth, created_at) VALUES (?, ?, ?, ?, ?, ?)')
-      .run(e.endpointId, e.networkId, e.address, e.mac, e.hostVeth, e.createdAt);
+    this.sql(
+      `INSERT OR REPLACE INTO endpoints (endpoint_id, network_id, address, mac, host_veth, created_at, state, state_since, peer_veth, sandbox_key)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(e.endpointId, e.networkId, e.address, e.mac, e.hostVeth, e.createdAt, e.state, e.stateSince, e.peerVeth, e.sandboxKey);
   }
-  setEndpointVeth(endpointId: string, hostVeth: string | null): void {
-    this.sql('UPDATE endpoints SET host_veth = ? WHERE endpoint_id = ?').run(hostVeth, endpointId);
+  /** Moves an endpoint to a state, with the links recorded for it (null: none). */
+  setEndpointState(endpointId: string, state: EndpointState, since: number, links: { hostVeth: string | null; peerVeth: string | null }, sandboxKey?: string): void {
+    this.sql('UPDATE endpoints SET state = ?, state_since = ?, host_veth = ?, peer_veth = ?, sandbox_key = COALESCE(?, sandbox_key) WHERE endpoint_id = ?')
+      .run(state, since, links.hostVeth, links.peerVeth, sandboxKey ?? null, endpointId);
   }
   deleteEndpoint(endpointId: string): boolean {
     this.sql('DELETE FROM hostports WHERE endpoint_id = ?').run(endpointId);

@@ -130,7 +130,11 @@ describe('api: the docker run call sequence', () => {
     });
     assert.deepEqual(created, { Interface: { MacAddress: '02:42:0a:f4:01:02' } });
     const ep = w.store.getEndpoint(EP);
-    assert.deepEqual(ep && { ...ep, createdAt: 0 }, { endpointId: EP, networkId: NET, address: parseIpv4('10.244.1.2'), mac: '02:42:0a:f4:01:02', hostVeth: null, createdAt: 0 });
+    assert.deepEqual(ep && { ...ep, createdAt: 0, stateSince: 0 }, {
+      endpointId: EP, networkId: NET, address: parseIpv4('10.244.1.2'), mac: '02:42:0a:f4:01:02', hostVeth: null, peerVeth: null,
+      createdAt: 0, state: 'bound', stateSince: 0, sandboxKey: '',
+    });
+    assert.equal(w.store.getAddress(POOL_ID, parseIpv4('10.244.1.2'))?.endpointId, EP, 'the address is bound to its endpoint');
 
     const joined = await ok(w, '/NetworkDriver.Join', { NetworkID: NET, EndpointID: EP, SandboxKey: '/var/run/docker/netns/0123456789ab', Options: {} });
     assert.deepEqual(joined, {
@@ -148,7 +152,11 @@ describe('api: the docker run call sequence', () => {
       peerVeth: `pt${EP.slice(0, 12)}`,
       mtu: 1458,
       mac: '02:42:0a:f4:01:02',
+      peerElsewhere: true,
+      master: 'kbr0',
     });
+    assert.equal(w.store.getEndpoint(EP)?.state, 'joined');
+    assert.equal(w.store.getEndpoint(EP)?.sandboxKey, '/var/run/docker/netns/0123456789ab');
 
     assert.deepEqual(await ok(w, '/NetworkDriver.ProgramExternalConnectivity', { NetworkID: NET, EndpointID: EP, Options: portmap(8080) }), {});
     assert.deepEqual(w.store.listHostPorts(), [{ endpointId: EP, protocol: 'tcp', hostIp: '', hostPort: 8080, containerPort: 80, podIp: parseIpv4('10.244.1.2') }]);
@@ -166,6 +174,7 @@ describe('api: the docker run call sequence', () => {
     assert.deepEqual(await ok(w, '/NetworkDriver.Leave', { NetworkID: NET, EndpointID: EP }), {});
     assert.equal(dp.veths.size, 0);
     assert.equal(w.store.getEndpoint(EP)?.hostVeth, null);
+    assert.equal(w.store.getEndpoint(EP)?.state, 'left');
 
     assert.deepEqual(await ok(w, '/NetworkDriver.DeleteEndpoint', { NetworkID: NET, EndpointID: EP }), {});
     assert.equal(w.store.getEndpoint(EP), undefined);
@@ -609,25 +618,27 @@ describe('api: endpoints and host ports', () => {
     assert.deepEqual([...w.dataplane.heldPorts], [portKey('tcp', '', 9090)]);
   });
 
-  test('ReleaseAddress of an address whose endpoint still exists removes that endpoint', async (t) => {
+  test('finding 2: a ReleaseAddress of an address bound to a live endpoint frees nothing and tears nothing down', async (t) => {
     const w = await world(t);
     await createNetwork(w);
     await runContainer(w, EP);
     await ok(w, '/NetworkDriver.ProgramExternalConnectivity', { NetworkID: NET, EndpointID: EP, Options: portmap(8080) });
-    const other = hexId(3);
-    await runContainer(w, other);
+    // A late release (of an earlier owner of this address) names no endpoint: it must not hit EP.
     await ok(w, '/IpamDriver.ReleaseAddress', { PoolID: POOL_ID, Address: '10.244.1.2' });
-    assert.equal(w.store.getEndpoint(EP), undefined);
-    assert.ok(w.store.getEndpoint(other), 'the other endpoint stays');
-    assert.deepEqual(w.store.listHostPorts(), []);
-    assert.equal(w.store.getAddress(POOL_ID, parseIpv4('10.244.1.2')), undefined);
-    assert.ok(w.dataplane.callsOf('detachEndpoint').some((c) => c.args[0] === EP), 'the fake dataplane saw the detach');
-    assert.equal(w.dataplane.veths.has(`pn${EP.slice(0, 12)}`), false);
-    assert.equal(w.dataplane.veths.has(`pn${other.slice(0, 12)}`), true);
-    assert.equal(w.dataplane.heldPorts.size, 0);
-    // The late Leave/DeleteEndpoint are fine.
+    assert.ok(w.store.getEndpoint(EP), 'the endpoint stays');
+    assert.equal(w.store.listHostPorts().length, 1);
+    assert.equal(w.store.getAddress(POOL_ID, parseIpv4('10.244.1.2'))?.endpointId, EP);
+    assert.equal(w.dataplane.veths.has(`pn${EP.slice(0, 12)}`), true);
+    assert.equal(w.dataplane.callsOf('detachLinks').length, 0);
+    // The address is not handed out again.
+    const next = await ok(w, '/IpamDriver.RequestAddress', { PoolID: POOL_ID, Address: '', Options: {} });
+    assert.notEqual(next['Address'], '10.244.1.2/16');
+    // After Docker's own teardown, its release frees the address.
     await ok(w, '/NetworkDriver.Leave', { NetworkID: NET, EndpointID: EP });
     await ok(w, '/NetworkDriver.DeleteEndpoint', { NetworkID: NET, EndpointID: EP });
+    await ok(w, '/IpamDriver.ReleaseAddress', { PoolID: POOL_ID, Address: '10.244.1.2' });
+    assert.equal(w.store.getAddress(POOL_ID, parseIpv4('10.244.1.2')), undefined);
+    assert.equal(w.dataplane.heldPorts.size, 0);
   });
 
   test('20 concurrent RequestAddress calls give 20 distinct addresses', async (t) => {

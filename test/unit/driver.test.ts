@@ -5,7 +5,7 @@
 import { describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import request from 'supertest';
-import { reconcile } from '../../src/driver/reconcile';
+import { Reconciler, type ReconcileReport } from '../../src/reconcile/runner';
 import type { CreateNetworkRequest } from '../../src/driver/protocol';
 import { formatIpv4, parseCidr, parseIpv4 } from '../../src/model/cidr';
 import type { OverlayState } from '../../src/dataplane/ovs-rules';
@@ -121,17 +121,24 @@ describe('driver: concurrency', () => {
   });
 });
 
+/** One full reconcile pass; a pass that failed is a test failure. */
+async function reconcileNow(w: World): Promise<ReconcileReport> {
+  const report = await w.reconciler.run();
+  assert.ok(report, 'the reconcile pass failed (see stderr)');
+  return report;
+}
+
 describe('driver: reconcile', () => {
   test('with no network: node plumbing torn down, stale addresses reclaimed', async (t) => {
     const w = await world(t);
     await w.ipamDriver.requestPool({ AddressSpace: '', Pool: '', SubPool: '', Options: {}, V6: false });
     await w.ipamDriver.requestAddress({ PoolID: POOL_ID, Address: '', Options: {} });
-    const r1 = await reconcile({ store: w.store, dataplane: w.dataplane, ipam: w.ipam, driver: w.network });
-    assert.deepEqual(r1, { deadEndpoints: 0, orphanVeths: 0, reclaimedAddresses: 0, hostPortErrors: [] });
+    const r1 = await reconcileNow(w);
+    assert.deepEqual(r1, { deadEndpoints: 0, reattached: 0, orphanLinks: 0, staleNetworks: 0, reclaimedAddresses: 0, hostPortErrors: [] });
     assert.equal(w.dataplane.callsOf('teardownNode').length, 1);
     assert.equal(w.dataplane.callsOf('ensureNode').length, 0);
     w.clock.t += 60_001;
-    const r2 = await reconcile({ store: w.store, dataplane: w.dataplane, ipam: w.ipam, driver: w.network });
+    const r2 = await reconcileNow(w);
     assert.equal(r2.reclaimedAddresses, 1);
     assert.deepEqual(w.store.listAddresses(), []);
   });
@@ -152,12 +159,12 @@ describe('driver: reconcile', () => {
     w.dataplane.close();
     await w.restart();
 
-    const report = await reconcile({ store: w.store, dataplane: w.dataplane, ipam: w.ipam, driver: w.network });
-    assert.deepEqual(report, { deadEndpoints: 1, orphanVeths: 1, reclaimedAddresses: 0, hostPortErrors: [] });
+    const report = await reconcileNow(w);
+    assert.deepEqual(report, { deadEndpoints: 1, reattached: 0, orphanLinks: 1, staleNetworks: 0, reclaimedAddresses: 0, hostPortErrors: [] });
     assert.deepEqual(w.store.listEndpoints().map((e) => e.endpointId), [alive]);
     assert.deepEqual(w.store.listHostPorts().map((h) => h.hostPort), [8080]);
     assert.deepEqual([...w.dataplane.veths.keys()], [`pn${alive.slice(0, 12)}`]);
-    assert.deepEqual(w.dataplane.callsOf('removeVeths').at(-1)?.args[0], ['pn0badc0ffee00']);
+    assert.deepEqual(w.dataplane.callsOf('detachLinks').at(-1)?.args[0], ['pn0badc0ffee00']);
     assert.deepEqual([...w.dataplane.heldPorts], [portKey('tcp', '', 8080)]);
     assert.deepEqual(w.dataplane.callsOf('applyFirewall').at(-1)?.args[1], { checkJumps: true });
     assert.deepEqual(w.dataplane.firewall?.hostPorts.map((h) => h.hostPort), [8080]);
@@ -166,7 +173,7 @@ describe('driver: reconcile', () => {
     // The dead endpoint's address comes back after the grace period.
     assert.ok(w.store.getAddress(POOL_ID, parseIpv4(deadAddr.split('/')[0] as string)));
     w.clock.t += 60_001;
-    const later = await reconcile({ store: w.store, dataplane: w.dataplane, ipam: w.ipam, driver: w.network });
+    const later = await reconcileNow(w);
     assert.equal(later.reclaimedAddresses, 1);
     assert.equal(w.store.getAddress(POOL_ID, parseIpv4(deadAddr.split('/')[0] as string)), undefined);
     assert.equal(w.store.listAddresses().length, 1, 'the live endpoint keeps its address');
@@ -181,8 +188,11 @@ describe('driver: reconcile', () => {
     w.dataplane.veths.clear();
     w.dataplane.close();
     w.dataplane.busyPorts.add(portKey('tcp', '', 8080));
-    w.network.inFlight.add(ep);
-    const report = await reconcile({ store: w.store, dataplane: w.dataplane, ipam: w.ipam, driver: w.network });
+    let release = (): void => undefined;
+    const held = w.locks.with(ep, () => new Promise<void>((r) => (release = r)));
+    const report = await reconcileNow(w);
+    release();
+    await held;
     assert.equal(report.deadEndpoints, 0);
     assert.equal(report.hostPortErrors.length, 1);
     assert.match(report.hostPortErrors[0] ?? '', /8080/);
@@ -201,20 +211,22 @@ describe('driver: reconcile', () => {
       vni: 1,
       peers: [{ name: 'node2', ip: parseIpv4('192.0.2.12'), subnet: parseCidr('10.244.2.0/24') }],
     };
-    const deps = { store: w.store, dataplane: w.dataplane, ipam: w.ipam, driver: w.network, overlay: () => overlay };
-    await reconcile(deps);
+    const base = { store: w.store, dataplane: w.dataplane, ipam: w.ipam, driver: w.network, locks: w.locks, bridge: 'kbr0', graceMs: 60_000, now: () => w.clock.t };
+    const withOverlay = new Reconciler({ ...base, overlay: () => overlay });
+    const reconcileWith = async (r: Reconciler): Promise<ReconcileReport> => (await r.run()) as ReconcileReport;
+    await reconcileWith(withOverlay);
     assert.equal(w.dataplane.callsOf('ensureOverlay').length, 0, 'no network: no overlay work');
     await withNetwork(w);
     w.dataplane.calls.length = 0;
-    const first = await reconcile(deps);
+    const first = await reconcileWith(withOverlay);
     assert.equal(first.overlayWarning, undefined);
     assert.ok(!('overlayWarning' in first));
-    assert.deepEqual(w.dataplane.calls.map((c) => c.method).slice(0, 2), ['ensureNode', 'ensureOverlay']);
+    assert.deepEqual(w.dataplane.calls.map((c) => c.method).filter((m) => m !== 'inspectVeths').slice(0, 2), ['ensureNode', 'ensureOverlay']);
     assert.equal(w.dataplane.overlay, overlay);
     w.dataplane.overlayWarning = 'tunnels cannot leave';
-    assert.equal((await reconcile(deps)).overlayWarning, 'tunnels cannot leave');
+    assert.equal((await reconcileWith(withOverlay)).overlayWarning, 'tunnels cannot leave');
     // Single node (no overlay function, or one that says none): ensureOverlay(undefined) removes obr0.
-    await reconcile({ ...deps, overlay: undefined });
+    await reconcileWith(new Reconciler(base));
     assert.deepEqual(w.dataplane.callsOf('ensureOverlay').at(-1)?.args, [undefined]);
     assert.equal(w.dataplane.overlay, undefined);
   });
@@ -223,11 +235,11 @@ describe('driver: reconcile', () => {
     const w = await world(t);
     await withNetwork(w);
     await attach(w, hexId(2));
-    await reconcile({ store: w.store, dataplane: w.dataplane, ipam: w.ipam, driver: w.network });
+    await reconcileNow(w);
     const endpoints = w.store.listEndpoints();
     const veths = [...w.dataplane.veths.keys()];
-    const report = await reconcile({ store: w.store, dataplane: w.dataplane, ipam: w.ipam, driver: w.network });
-    assert.deepEqual(report, { deadEndpoints: 0, orphanVeths: 0, reclaimedAddresses: 0, hostPortErrors: [] });
+    const report = await reconcileNow(w);
+    assert.deepEqual(report, { deadEndpoints: 0, reattached: 0, orphanLinks: 0, staleNetworks: 0, reclaimedAddresses: 0, hostPortErrors: [] });
     assert.deepEqual(w.store.listEndpoints(), endpoints);
     assert.deepEqual([...w.dataplane.veths.keys()], veths);
   });

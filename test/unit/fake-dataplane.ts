@@ -4,10 +4,10 @@
  * state), so driver and API tests can assert on the effects without root.
  */
 import { ConflictError } from '../../src/errors';
-import type { Dataplane } from '../../src/dataplane/dataplane';
+import type { Dataplane, EndpointLinks } from '../../src/dataplane/dataplane';
 import type { OverlayState } from '../../src/dataplane/ovs-rules';
 import type { FirewallState } from '../../src/dataplane/firewall-rules';
-import { containerVethName, hostVethName } from '../../src/dataplane/names';
+import type { VethEvidence } from '../../src/reconcile/lifecycle';
 import type { Protocol } from '../../src/model/types';
 
 export interface DataplaneCall {
@@ -21,6 +21,10 @@ export interface FakeVeth {
   readonly peerVeth: string;
   readonly mtu: number;
   readonly mac: string;
+  /** False: the container end is back in the host namespace (Docker destroyed the sandbox). */
+  readonly peerElsewhere?: boolean;
+  /** The bridge it is a port of; undefined after the bridge was deleted. */
+  readonly master?: string | undefined;
 }
 
 export function portKey(protocol: Protocol, hostIp: string, port: number): string {
@@ -33,6 +37,9 @@ export class FakeDataplane implements Dataplane {
   nodeUp = false;
   /** Host-side veth name -> the pair. */
   readonly veths = new Map<string, FakeVeth>();
+  readonly bridge = 'kbr0';
+  /** Which endpoint a host veth name was made for (tests read FakeVeth.endpointId). */
+  endpointOf: (hostVeth: string) => string = () => '';
   /** Host ports held (portKey). */
   readonly heldPorts = new Set<string>();
   /** Host ports a pretend host process already uses: holdHostPort fails on them as the real holder does. */
@@ -84,27 +91,39 @@ export class FakeDataplane implements Dataplane {
     return this.underlay;
   }
 
-  async attachEndpoint(endpointId: string, mtu: number, mac: string): Promise<{ hostVeth: string; peerVeth: string }> {
-    this.record('attachEndpoint', endpointId, mtu, mac);
-    const hostVeth = hostVethName(endpointId);
-    const peerVeth = containerVethName(endpointId);
-    this.veths.set(hostVeth, { endpointId, hostVeth, peerVeth, mtu, mac });
-    return { hostVeth, peerVeth };
+  async attachEndpoint(links: EndpointLinks, mtu: number, mac: string): Promise<void> {
+    this.record('attachEndpoint', links, mtu, mac);
+    if (this.veths.has(links.hostVeth) || [...this.veths.values()].some((v) => v.peerVeth === links.peerVeth)) {
+      throw new Error(`RTNETLINK answers: File exists (${links.hostVeth})`);
+    }
+    // The fake models the state after Docker moved the container end into the sandbox.
+    this.veths.set(links.hostVeth, { endpointId: this.endpointOf(links.hostVeth), ...links, mtu, mac, peerElsewhere: true, master: this.bridge });
   }
 
-  async detachEndpoint(endpointId: string): Promise<void> {
-    this.record('detachEndpoint', endpointId);
-    this.veths.delete(hostVethName(endpointId));
-  }
-
-  async listEndpointVeths(): Promise<string[]> {
-    this.record('listEndpointVeths');
-    return [...this.veths.keys()];
-  }
-
-  async removeVeths(names: readonly string[]): Promise<void> {
-    this.record('removeVeths', [...names]);
+  detachLinks(names: readonly string[]): void {
+    this.record('detachLinks', [...names]);
     for (const n of names) this.veths.delete(n);
+  }
+
+  async drainLinks(): Promise<void> {
+    this.record('drainLinks');
+  }
+
+  async inspectVeths(): Promise<Map<string, VethEvidence>> {
+    this.record('inspectVeths');
+    return new Map([...this.veths.values()].map((v) => [v.hostVeth, { name: v.hostVeth, peerElsewhere: v.peerElsewhere ?? true, master: v.master }]));
+  }
+
+  reaping(): { has(name: string): boolean } {
+    return { has: () => false };
+  }
+
+  async reattachVeths(names: readonly string[]): Promise<void> {
+    this.record('reattachVeths', [...names]);
+    for (const n of names) {
+      const v = this.veths.get(n);
+      if (v) this.veths.set(n, { ...v, master: this.bridge });
+    }
   }
 
   async applyFirewall(state: FirewallState, opts?: { checkJumps?: boolean }): Promise<void> {

@@ -8,6 +8,8 @@ import { createApp } from '../../src/api/server';
 import { routeTable } from '../../src/api/routes';
 import { PodnetIpamDriver } from '../../src/driver/ipam-driver';
 import { PodnetNetworkDriver } from '../../src/driver/network-driver';
+import { EndpointLocks } from '../../src/driver/endpoint-locks';
+import { Reconciler } from '../../src/reconcile/runner';
 import { Ipam } from '../../src/ipam/ipam';
 import { loadSettings, type Settings } from '../../src/settings';
 import { Store } from '../../src/store/store';
@@ -46,6 +48,8 @@ export interface World {
   readonly dataplane: FakeDataplane;
   network: PodnetNetworkDriver;
   ipamDriver: PodnetIpamDriver;
+  reconciler: Reconciler;
+  locks: EndpointLocks;
   server: Server;
   readonly clock: Clock;
   /** Closes the store and opens it again with new Ipam/driver instances and a new server (a plugin restart). */
@@ -70,15 +74,18 @@ export async function makeWorld(env: Record<string, string> = {}, ready: () => P
   const settings = settingsFor({ PODNET_STATE_DIR: dir, ...env });
   const clock: Clock = { t: 1_000_000 };
   const dataplane = new FakeDataplane();
-  const build = async (): Promise<Pick<World, 'store' | 'ipam' | 'network' | 'ipamDriver' | 'server'>> => {
+  const build = async (): Promise<Pick<World, 'store' | 'ipam' | 'network' | 'ipamDriver' | 'server' | 'reconciler' | 'locks'>> => {
     const store = Store.open(dir);
     // Wired as main.ts does it.
     const ipam = new Ipam(store, { ...settings, graceMs: settings.addressGraceMs }, () => clock.t);
-    const network = new PodnetNetworkDriver({ settings, store, ipam, dataplane });
-    const ipamDriver = new PodnetIpamDriver(ipam, (addr) => network.forgetEndpointsAt(addr));
+    const locks = new EndpointLocks();
+    const network = new PodnetNetworkDriver({ settings, store, ipam, dataplane, locks, now: () => clock.t });
+    const ipamDriver = new PodnetIpamDriver(ipam, (poolId) => network.releasePool(poolId));
+    const reconciler = new Reconciler({ store, dataplane, ipam, driver: network, locks, bridge: settings.bridge, graceMs: settings.addressGraceMs, now: () => clock.t });
+    dataplane.endpointOf = (v) => store.listEndpoints().find((e) => e.hostVeth === v)?.endpointId ?? '';
     const server = createServer(createApp(routeTable({ network, ipam: ipamDriver }), ready));
     await listen(server);
-    return { store, ipam, network, ipamDriver, server };
+    return { store, ipam, network, ipamDriver, server, reconciler, locks };
   };
   const w: World = {
     dir,

@@ -125,7 +125,7 @@ describe('ipam: pools', () => {
   test('a pool with a network is never taken over, however old', (t) => {
     const { ipam, store, clock } = setup(t);
     const { poolId } = ipam.requestPool(poolReq());
-    store.putNetwork({ networkId: 'n'.repeat(64), internal: false, mtu: 1458, createdAt: clock.t });
+    store.putNetwork({ networkId: 'n'.repeat(64), internal: false, mtu: 1458, createdAt: clock.t, poolId });
     clock.t += GRACE * 100;
     assert.throws(() => ipam.requestPool(poolReq()), ConflictError);
     assert.equal(store.getPool(poolId)?.createdAt, 1_000_000);
@@ -303,8 +303,9 @@ describe('ipam: reclaim', () => {
     ipam.requestAddress(poolId, '10.244.1.2', false);
     ipam.requestAddress(poolId, '10.244.1.3', false);
     ipam.reserve(poolId, [parseIpv4('10.244.1.4')]);
-    store.putNetwork({ networkId: 'n'.repeat(64), internal: false, mtu: 1458, createdAt: clock.t });
-    store.putEndpoint({ endpointId: 'e'.repeat(64), networkId: 'n'.repeat(64), address: parseIpv4('10.244.1.3'), mac: '02:42:0a:f4:01:03', hostVeth: null, createdAt: clock.t });
+    store.putNetwork({ networkId: 'n'.repeat(64), internal: false, mtu: 1458, createdAt: clock.t, poolId });
+    store.putEndpoint({ endpointId: 'e'.repeat(64), networkId: 'n'.repeat(64), address: parseIpv4('10.244.1.3'), mac: '02:42:0a:f4:01:03', hostVeth: null, peerVeth: null, createdAt: clock.t, state: 'bound', stateSince: clock.t, sandboxKey: '' });
+    store.bindAddress(parseIpv4('10.244.1.3'), 'e'.repeat(64));
     clock.t += GRACE * 10;
     assert.equal(ipam.reclaim(), 1);
     assert.deepEqual(stored(store), ['10.244.1.3', '10.244.1.4']);
