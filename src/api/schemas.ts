@@ -23,8 +23,22 @@ const stringMap = z
   .nullish()
   .transform((v) => Object.fromEntries(Object.entries(v ?? {}).map(([k, x]) => [k, x === null || x === undefined ? '' : String(x)])));
 const hexId = (what: string) =>
-  z.string({ required_error: `${what} is required` }).regex(/^[0-9a-fA-F]{12,64}$/, `${what} must be 12-64 hex digits`).transform((s) => s.toLowerCase());
+  z.string({ required_error: `${what} is required` }).regex(/^[0-9a-fA-F]{64}$/, `${what} must be 64 hex digits (a Docker ID)`).transform((s) => s.toLowerCase());
 const networkId = hexId('NetworkID');
+/** A unicast MAC as Docker sends it (aa:bb:cc:dd:ee:ff), or empty: it goes into an ip command. */
+const mac = z
+  .string()
+  .nullish()
+  .transform((v) => v ?? '')
+  .refine((v) => v === '' || /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/.test(v), 'MacAddress must be six hex pairs like 02:42:0a:f4:01:05')
+  .refine((v) => v === '' || (parseInt(v.slice(0, 2), 16) & 1) === 0, 'MacAddress must be unicast (the first byte even)')
+  .transform((v) => v.toLowerCase());
+const IPV4 = '(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)(\\.(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)){3}';
+/** An IPv4 address with a prefix length (a.b.c.d/n), or empty. */
+const cidrOrEmpty = (what: string) =>
+  text.refine((v) => v === '' || new RegExp(`^${IPV4}/([0-9]|[12][0-9]|3[0-2])$`).test(v), `${what} must be an IPv4 address with a prefix length (a.b.c.d/n)`);
+/** A bare IPv4 address, or empty. */
+const ipv4OrEmpty = (what: string) => text.refine((v) => v === '' || new RegExp(`^${IPV4}$`).test(v), `${what} must be an IPv4 address (a.b.c.d)`);
 const endpointId = hexId('EndpointID');
 
 const ipamData = z
@@ -56,7 +70,7 @@ export const createEndpoint: z.ZodType<CreateEndpointRequest, z.ZodTypeDef, unkn
     NetworkID: networkId,
     EndpointID: endpointId,
     Interface: z
-      .object({ Address: text, AddressIPv6: text, MacAddress: text })
+      .object({ Address: cidrOrEmpty('Interface.Address'), AddressIPv6: text, MacAddress: mac })
       .passthrough()
       .nullish()
       .transform((v) => v ?? { Address: '', AddressIPv6: '', MacAddress: '' }),
@@ -65,7 +79,12 @@ export const createEndpoint: z.ZodType<CreateEndpointRequest, z.ZodTypeDef, unkn
   .passthrough();
 
 export const join: z.ZodType<JoinRequest, z.ZodTypeDef, unknown> = z
-  .object({ NetworkID: networkId, EndpointID: endpointId, SandboxKey: text, Options: anyMap })
+  .object({
+    NetworkID: networkId,
+    EndpointID: endpointId,
+    SandboxKey: text.refine((v) => v.length <= 4096 && !/[\x00-\x1f]/.test(v), 'SandboxKey must be a path without control characters'),
+    Options: anyMap,
+  })
   .passthrough();
 
 export const programExternalConnectivity: z.ZodType<ProgramExternalConnectivityRequest, z.ZodTypeDef, unknown> = z
@@ -89,7 +108,7 @@ export const releasePool: z.ZodType<{ PoolID: string }, z.ZodTypeDef, unknown> =
 export const requestAddress: z.ZodType<RequestAddressRequest, z.ZodTypeDef, unknown> = z
   .object({
     PoolID: z.string({ required_error: 'PoolID is required' }).min(1, 'PoolID is required'),
-    Address: text,
+    Address: ipv4OrEmpty('Address'),
     Options: stringMap,
   })
   .passthrough();
@@ -97,7 +116,7 @@ export const requestAddress: z.ZodType<RequestAddressRequest, z.ZodTypeDef, unkn
 export const releaseAddress: z.ZodType<ReleaseAddressRequest, z.ZodTypeDef, unknown> = z
   .object({
     PoolID: z.string({ required_error: 'PoolID is required' }).min(1, 'PoolID is required'),
-    Address: z.string({ required_error: 'Address is required' }),
+    Address: z.string({ required_error: 'Address is required' }).regex(new RegExp(`^${IPV4}(/([0-9]|[12][0-9]|3[0-2]))?$`), 'Address must be an IPv4 address'),
   })
   .passthrough();
 

@@ -363,7 +363,7 @@ describe('api: malformed requests fail with 500 {Err, Error} and change nothing'
     const w = await prepared(t);
     const before = snapshot(w.store);
     await fails(w, '/NetworkDriver.CreateNetwork', { ...createNetworkBody(), NetworkID: 42 }, /NetworkID/);
-    await fails(w, '/NetworkDriver.CreateNetwork', { ...createNetworkBody(), NetworkID: 'not-hex' }, /NetworkID must be 12-64 hex digits/);
+    await fails(w, '/NetworkDriver.CreateNetwork', { ...createNetworkBody(), NetworkID: 'not-hex' }, /NetworkID must be 64 hex digits/);
     await fails(w, '/NetworkDriver.CreateNetwork', { ...createNetworkBody(), IPv4Data: 'pool' }, /IPv4Data/);
     await fails(w, '/NetworkDriver.CreateNetwork', createNetworkBody({}, { Pool: null }), /IPv4Data\.0\.Pool/);
     await fails(w, '/IpamDriver.RequestPool', requestPoolBody({ V6: 'yes' }), /V6/);
