@@ -1,10 +1,10 @@
 /**
- * Fault injection for the recovery tests: with PODNET_TEST_CRASH_AT=<point> in the environment,
+ * Fault injection for the recovery tests: with PODNETTEST_CRASH_AT=<point> in the environment,
  * the process kills itself with SIGKILL when it reaches that named point, as a power cut or an
  * OOM kill would (no handler runs, nothing is flushed beyond what is already committed). Unset,
  * a crash point costs one comparison.
  */
-const target = process.env['PODNET_TEST_CRASH_AT'] ?? '';
+const target = process.env['PODNETTEST_CRASH_AT'] ?? '';
 
 /** The named points, in the order a request passes them (the recovery tests walk this list). */
 export const CRASH_POINTS = [

@@ -70,11 +70,12 @@ export class NetnsPlugin {
     return this.child?.pid;
   }
 
-  async start(): Promise<void> {
+  /** Starts the plugin; `extra` adds environment for this run only (e.g. a crash point). */
+  async start(extra: Record<string, string> = {}): Promise<void> {
     const log = openSync(this.logFile, 'a');
     this.child = spawn('ip', ['netns', 'exec', this.netns.name, process.execPath, join(REPO, 'bin', 'podnet.js'), 'serve'], {
       stdio: ['ignore', log, log],
-      env: { PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin', DEBUG: 'podnet:*', PODNET_SOCKET: this.socket, PODNET_STATE_DIR: this.stateDir, ...this.env },
+      env: { PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin', DEBUG: 'podnet:*', PODNET_SOCKET: this.socket, PODNET_STATE_DIR: this.stateDir, ...this.env, ...extra },
     });
     closeSync(log);
     const child = this.child;
@@ -89,7 +90,10 @@ export class NetnsPlugin {
   /** Sends a signal and waits for the process to end. */
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
     const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return child?.exitCode ?? null;
+    if (!child || child.exitCode !== null || child.signalCode !== null) {
+      this.child = undefined;
+      return child?.exitCode ?? null;
+    }
     const done = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     child.kill(signal);
     const code = await done;
