@@ -195,6 +195,35 @@ describe('podnet with a real dockerd on one host', { skip, timeout: 600_000 }, (
     assert.ok(late);
   });
 
+  test('a container with -p stopped while podnet is down starts again with its port once podnet is back', async () => {
+    await docker('run', '-d', '--name', 'hp', '--network', 'pods', '-p', '8090:80', IMG, 'sleep', '3600');
+    await host.killPodnet('SIGKILL');
+    // Docker tears the sandbox down (eth0 back to the host) and cannot tell podnet.
+    await host.docker(['stop', '-t', '1', 'hp'], { allowFail: true, timeoutMs: 120_000 });
+    await host.startPodnet();
+    try {
+      await docker('start', 'hp'); // refused before: "host port 8090 is already published" (by itself)
+      assert.match(await podnetRules(), /--dport 8090 -j DNAT/);
+      const ip = await ipOf('hp', 'pods');
+      assert.match(await podnetRules(), new RegExp(`--to-destination ${ip.replace(/\./g, '\\.')}:80`), 'the rule points at its new address');
+    } finally {
+      await docker('rm', '-f', 'hp');
+    }
+  });
+
+  test('kbr0 deleted by hand with pods running: after the next reconcile (here the one at a restart) the pods keep working', async () => {
+    await docker('run', '-d', '--name', 'ka', '--network', 'pods', IMG, 'sleep', '3600');
+    await docker('run', '-d', '--name', 'kb', '--network', 'pods', IMG, 'sleep', '3600');
+    const kb = await ipOf('kb', 'pods');
+    assert.equal((await execIn('ka', 'ping', '-c1', '-W2', kb)).code, 0);
+    await host.exec(['ip', 'link', 'del', 'kbr0']);
+    const { pid } = await host.killPodnet('SIGKILL').then(() => host.startPodnet());
+    assert.ok(pid);
+    await waitFor(async () => (await execIn('ka', 'ping', '-c1', '-W1', kb)).code === 0, 15_000, 'ka reaches kb again');
+    assert.equal((await execIn('kb', 'ping', '-c1', '-W2', '10.244.1.1')).code, 0, 'and the gateway');
+    await docker('rm', '-f', 'ka', 'kb');
+  });
+
   test('connect and disconnect work like run and stop; a container on bridge and podnet keeps both', async () => {
     await docker('run', '-d', '--name', 'c1', IMG, 'sleep', '3600'); // on Docker's default bridge
     await docker('network', 'connect', 'pods', 'c1');
