@@ -269,6 +269,7 @@ export class PodnetNetworkDriver implements NetworkDriver {
         break;
       }
       if (!made) {
+        store.setEndpointState(ep.endpointId, 'bound', this.now(), { hostVeth: null, peerVeth: null });
         throw new ConflictError(`no free link names for endpoint ${ep.endpointId.slice(0, 12)}: every pn/pt name from its ID is taken; restart the container`);
       }
       crashPoint('join:made');
