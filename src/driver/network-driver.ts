@@ -5,6 +5,7 @@ import { SerialQueue } from '../util/serial';
 import { crashPoint } from '../util/crash-point';
 import { endpointLinkCandidates } from '../dataplane/names';
 import type { EndpointLocks } from './endpoint-locks';
+import type { VethEvidence } from '../reconcile/lifecycle';
 import type { EndpointRecord, NetworkRecord } from '../model/types';
 import type { Dataplane } from '../dataplane/dataplane';
 import type { FirewallState } from '../dataplane/firewall-rules';
@@ -236,7 +237,10 @@ export class PodnetNetworkDriver implements NetworkDriver {
       const { store, dataplane } = this.d;
       const ep = store.getEndpoint(req.EndpointID);
       if (!ep) throw new NotFoundError(`unknown endpoint ${req.EndpointID.slice(0, 12)}: podnet has no record of it; restart the container`);
-      const veths = await dataplane.inspectVeths();
+      // Only an endpoint that has links already needs the kernel's view (a process spawn costs
+      // more than the rest of a Join); a fresh one learns of a taken name from "File exists".
+      const recorded = ep.hostVeth !== null || ep.peerVeth !== null;
+      const veths = recorded ? await dataplane.inspectVeths() : new Map<string, VethEvidence>();
       if (ep.state === 'joined' && ep.hostVeth !== null && veths.get(ep.hostVeth)?.peerElsewhere) {
         throw new ConflictError(
           `endpoint ${ep.endpointId.slice(0, 12)} is already joined to a sandbox (${ep.sandboxKey || 'its veth is in another namespace'}): ` +
