@@ -7,6 +7,7 @@ import type { OverlayState } from '../dataplane/ovs-rules';
 import type { Settings } from '../settings';
 import { resolveCluster, type ClusterConfig, type LocalIdentity } from './cluster-config';
 import type { MembershipSource } from './static-file-source';
+import { SerialQueue } from '../util/serial';
 
 const debug = createDebug('podnet:cluster');
 
@@ -25,19 +26,30 @@ export async function localIdentity(): Promise<LocalIdentity> {
  */
 export class ClusterController {
   private config: ClusterConfig;
+  /** Reloads run one at a time, in the order asked: the one asked last reads last, and wins. */
+  private readonly reloads = new SerialQueue();
+  /** A reload asked for but not begun yet: later askers share it (it will read what they changed). */
+  private waiting: Promise<boolean> | undefined;
 
   private constructor(
     private readonly base: Settings,
     private readonly source: MembershipSource,
     initial: ClusterConfig,
     private readonly datapath: 'system' | 'netdev',
+    private readonly identity: () => Promise<LocalIdentity>,
   ) {
     this.config = initial;
   }
 
-  static async start(base: Settings, source: MembershipSource, datapath: 'system' | 'netdev'): Promise<ClusterController> {
-    const config = resolveCluster(base, await source.list(), await localIdentity());
-    return new ClusterController(base, source, config, datapath);
+  /** `identity` finds this host's addresses and name (tests give a fixed one). */
+  static async start(
+    base: Settings,
+    source: MembershipSource,
+    datapath: 'system' | 'netdev',
+    identity: () => Promise<LocalIdentity> = localIdentity,
+  ): Promise<ClusterController> {
+    const config = resolveCluster(base, await source.list(), await identity());
+    return new ClusterController(base, source, config, datapath, identity);
   }
 
   get current(): ClusterConfig {
@@ -59,11 +71,25 @@ export class ClusterController {
     };
   }
 
-  /** Re-reads the source; returns true when the configuration changed and was taken. */
-  async reload(): Promise<boolean> {
+  /**
+   * Re-reads the source; resolves true when the configuration changed and was taken. Reloads never
+   * overlap (an older read finishing last would put old content back); a burst of calls while one
+   * runs costs one more read, which sees everything the burst announced.
+   */
+  reload(): Promise<boolean> {
+    if (this.waiting) return this.waiting;
+    const queued = this.reloads.run(() => {
+      this.waiting = undefined; // from here on, a new change needs a new read
+      return this.reloadNow();
+    });
+    this.waiting = queued;
+    return queued;
+  }
+
+  private async reloadNow(): Promise<boolean> {
     let next: ClusterConfig;
     try {
-      next = resolveCluster(this.base, await this.source.list(), await localIdentity());
+      next = resolveCluster(this.base, await this.source.list(), await this.identity());
     } catch (err) {
       console.error(`podnet: cluster change refused, running configuration kept: ${errorMessage(err)}`);
       return false;

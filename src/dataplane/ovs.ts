@@ -2,7 +2,7 @@ import createDebug from 'debug';
 import { CommandFailedError, PodnetError } from '../errors';
 import { ipBatch, ipJson, run } from './host';
 import { deleteLinks, linkExists } from './bridge';
-import { buildFlows, buildVsctlTransaction, LINK_OFPORT, OVS_NAMES, TUNNEL_OFPORT, type OverlayState } from './ovs-rules';
+import { buildFlows, buildVsctlTransactions, LINK_OFPORT, OVS_NAMES, TUNNEL_OFPORT, type OverlayState } from './ovs-rules';
 import { formatIpv4 } from '../model/cidr';
 
 const debug = createDebug('podnet:ovs');
@@ -37,7 +37,8 @@ export async function interfaceWithAddress(ip: number): Promise<string | undefin
 
 /**
  * obr0 and its tunnels, joined to kbr0 by a veth pair. Every call makes the whole overlay match
- * the desired state: one ovs-vsctl transaction and one replace-flows, whatever the cluster size.
+ * the desired state: one ovs-vsctl transaction (a few for a mesh of thousands of peers, each within
+ * the argv limit) and one replace-flows, whatever the cluster size.
  */
 export class OvsOverlay {
   constructor(private readonly bridge: string) {}
@@ -61,7 +62,8 @@ export class OvsOverlay {
       .split('\n')
       .map((l) => l.trim())
       .filter(Boolean);
-    await ovs('ovs-vsctl', buildVsctlTransaction(s, existing));
+    // One transaction when it fits an argv; a large mesh is several, bridge first (E2BIG otherwise).
+    for (const argv of buildVsctlTransactions(s, existing)) await ovs('ovs-vsctl', argv);
     // ofport_request is only a request: a port deleted and another added in one transaction can
     // leave the new one on another number. The flows use the numbers OVS really gave.
     let ofports = { link: LINK_OFPORT, tunnel: TUNNEL_OFPORT };

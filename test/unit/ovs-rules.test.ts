@@ -10,6 +10,8 @@ import {
   TUNNEL_OFPORT,
   buildFlows,
   buildVsctlTransaction,
+  buildVsctlTransactions,
+  MAX_VSCTL_ARGV_BYTES,
   desiredPorts,
   isPodnetPort,
   meshPortName,
@@ -17,6 +19,7 @@ import {
   type OverlayState,
 } from '../../src/dataplane/ovs-rules';
 import { formatIpv4, parseCidr, parseIpv4 } from '../../src/model/cidr';
+import { spawnSync } from 'node:child_process';
 
 function peer(name: string, ip: string, subnet: string): OverlayPeer {
   return { name, ip: parseIpv4(ip), subnet: parseCidr(subnet) };
@@ -518,5 +521,79 @@ describe('dataplane/ovs-rules: buildFlows', () => {
     }
     assert.ok(lines.slice(0, -1).every((l) => l.includes(`in_port=${LINK_OFPORT},`) && l.endsWith(`output:${TUNNEL_OFPORT}`)));
     assert.ok(lines.at(-1)!.includes(`in_port=${TUNNEL_OFPORT},`) && lines.at(-1)!.endsWith(`output:${LINK_OFPORT}`));
+  });
+});
+
+/** n mesh peers: underlay 172.16.0.0/12, subnets 10.x.y.0/24. */
+function manyPeers(n: number): OverlayPeer[] {
+  return Array.from({ length: n }, (_, i) => {
+    const u = i + 1;
+    return peer(`n${i}`, `172.${16 + (u >>> 16)}.${(u >>> 8) & 255}.${u & 255}`, `10.${u >>> 8}.${u & 255}.0/24`);
+  });
+}
+
+function argvBytes(argv: readonly string[]): number {
+  return argv.reduce((n, a) => n + Buffer.byteLength(a) + 1, 0);
+}
+
+describe('dataplane/ovs-rules: buildVsctlTransactions (argv within bounds)', () => {
+  test('a 10k-peer mesh: the single transaction cannot even be exec\'d (E2BIG); every chunk can', () => {
+    const s = state({ topology: 'mesh', tunnel: 'vxlan', peers: manyPeers(10_000) });
+    const whole = buildVsctlTransaction(s, []);
+    assert.equal(spawnSync('true', whole).error?.message.includes('E2BIG'), true, `${argvBytes(whole)} bytes of argv`);
+    const chunks = buildVsctlTransactions(s, []);
+    assert.ok(chunks.length > 1);
+    for (const argv of chunks) {
+      assert.ok(argvBytes(argv) <= MAX_VSCTL_ARGV_BYTES, `${argvBytes(argv)} bytes`);
+      const r = spawnSync('true', argv);
+      assert.equal(r.error, undefined, String(r.error));
+      assert.equal(r.status, 0);
+    }
+  });
+
+  test('the chunks hold exactly the commands of the one transaction, in order, each a valid ovs-vsctl argv', () => {
+    const existing = ['podnet-obr', 'podnet-tun', 'eth1', ...manyPeers(3000).map((p) => meshPortName((p.ip + 0x01000000) >>> 0))];
+    for (const s of [state({ topology: 'mesh', peers: manyPeers(5000) }), state({ peers: manyPeers(5000) })]) {
+      const chunks = buildVsctlTransactions(s, existing, 64 * 1024);
+      assert.deepEqual(chunks.flatMap(commandLines), commandLines(buildVsctlTransaction(s, existing)));
+      for (const argv of chunks) {
+        assert.ok(argvBytes(argv) <= 64 * 1024);
+        assert.notEqual(argv[0], '--', 'an argv starts with a command');
+        assert.notEqual(argv.at(-1), '--');
+      }
+      assert.equal(parseVsctl(chunks[0]!)[0]?.name, 'add-br', 'the bridge comes first');
+      // A port is set in the argv that adds it.
+      for (const argv of chunks) {
+        const cmds = parseVsctl(argv);
+        for (const c of cmds.filter((c) => c.name === 'set' && (c.args[0] === 'interface' || c.args[0] === 'port'))) {
+          assert.ok(cmds.some((p) => p.name === 'add-port' && p.args[1] === c.args[1]), `set ${c.args[0]} ${c.args[1]} without its add-port in the same argv`);
+        }
+      }
+    }
+  });
+
+  test('applied in order, the chunks leave the interface table the one transaction leaves', () => {
+    const s = state({ topology: 'mesh', tunnel: 'vxlan', vni: 9, peers: manyPeers(800) });
+    const existing = ['podnet-tun', 'pnt-01010101', 'pnt-02020202'];
+    const seed = (): Map<string, Row> => new Map(existing.map((p) => [p, new Map()]));
+    const one = seed();
+    applyVsctl(one, buildVsctlTransaction(s, existing));
+    const many = seed();
+    for (const argv of buildVsctlTransactions(s, existing, 16 * 1024)) applyVsctl(many, argv);
+    assert.deepEqual(many, one);
+    assert.equal(many.size, 801);
+  });
+
+  test('small clusters, and flow at any size: one argv, the same as buildVsctlTransaction', () => {
+    for (const s of [state(), state({ topology: 'mesh' }), state({ peers: manyPeers(20_000) }), state({ topology: 'mesh', peers: manyPeers(100) })]) {
+      assert.deepEqual(buildVsctlTransactions(s, ['pnt-c000020e']), [buildVsctlTransaction(s, ['pnt-c000020e'])]);
+    }
+  });
+
+  test('a bound smaller than one unit still gives every unit, one per argv', () => {
+    const s = state({ topology: 'mesh' });
+    const chunks = buildVsctlTransactions(s, ['pnt-c000020e'], 1);
+    assert.deepEqual(chunks.map((c) => parseVsctl(c)[0]?.name), ['add-br', 'add-port', 'add-port', 'del-port']);
+    assert.deepEqual(chunks.flatMap(commandLines), commandLines(buildVsctlTransaction(s, ['pnt-c000020e'])));
   });
 });
